@@ -1,0 +1,10 @@
+"""Settings for the test suite: the same code, fast hashing, mail kept in memory."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEMO_MODE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests run tasks in-process unless a test starts a real worker itself.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

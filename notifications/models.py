@@ -1,0 +1,1 @@
+"""Outgoing messages and incoming calendar replies."""
