@@ -52,9 +52,7 @@ class Clinician(models.Model):
     holiday_state = models.CharField(max_length=3, choices=State.choices, default=State.NSW)
     weekly_capacity = models.PositiveSmallIntegerField(default=5)
     calendar_email = models.EmailField()
-    registration_body = models.CharField(
-        max_length=8, choices=RegistrationBody.choices, blank=True
-    )
+    registration_body = models.CharField(max_length=8, choices=RegistrationBody.choices, blank=True)
     registration_number = models.CharField(max_length=30, blank=True)
     is_active = models.BooleanField(default=True)
     is_on_duty = models.BooleanField(

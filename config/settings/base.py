@@ -111,9 +111,7 @@ CSRF_COOKIE_SAMESITE = "Lax"
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 # Mail: https://docs.djangoproject.com/en/5.2/topics/email/
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND", default="notifications.backends.ConsoleAndEmlFileBackend"
-)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="notifications.backends.ConsoleAndEmlFileBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -121,7 +119,9 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Sounding Board <bookings@soundingboard.test>")
+DEFAULT_FROM_EMAIL = env(
+    "DEFAULT_FROM_EMAIL", default="Sounding Board <bookings@soundingboard.test>"
+)
 # The calendar organizer must be a dedicated mailbox the system reads, without a +tag
 # (Microsoft strips it) and not a Google Calendar account (Google then sends no replies).
 CALENDAR_ORGANIZER_EMAIL = env("CALENDAR_ORGANIZER_EMAIL", default="calendar@soundingboard.test")

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,174 +14,515 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='District',
+            name="District",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('state', models.CharField(choices=[('NSW', 'New South Wales'), ('VIC', 'Victoria'), ('QLD', 'Queensland'), ('SA', 'South Australia'), ('WA', 'Western Australia'), ('TAS', 'Tasmania'), ('ACT', 'Australian Capital Territory'), ('NT', 'Northern Territory')], max_length=3)),
-                ('kind', models.CharField(choices=[('lhd', 'Local Health District'), ('network', 'Specialty health network'), ('health_service', 'Health service')], max_length=20)),
-                ('eap_name', models.CharField(blank=True, max_length=120)),
-                ('eap_phone', models.CharField(blank=True, max_length=20)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("NSW", "New South Wales"),
+                            ("VIC", "Victoria"),
+                            ("QLD", "Queensland"),
+                            ("SA", "South Australia"),
+                            ("WA", "Western Australia"),
+                            ("TAS", "Tasmania"),
+                            ("ACT", "Australian Capital Territory"),
+                            ("NT", "Northern Territory"),
+                        ],
+                        max_length=3,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("lhd", "Local Health District"),
+                            ("network", "Specialty health network"),
+                            ("health_service", "Health service"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("eap_name", models.CharField(blank=True, max_length=120)),
+                ("eap_phone", models.CharField(blank=True, max_length=20)),
             ],
             options={
-                'ordering': ['state', 'name'],
+                "ordering": ["state", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Facility',
+            name="Facility",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='facilities', to='referrals.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="facilities",
+                        to="referrals.district",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'facilities',
-                'ordering': ['district__name', 'name'],
+                "verbose_name_plural": "facilities",
+                "ordering": ["district__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Program',
+            name="Program",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('short_name', models.CharField(max_length=40)),
-                ('discreet_title', models.CharField(default='Sounding Board session', max_length=60)),
-                ('description', models.TextField()),
-                ('fits_when', models.TextField(blank=True, help_text="The plain-language 'which fits me?' line.")),
-                ('provider_role', models.CharField(blank=True, choices=[('coach', 'Coach'), ('senior_clinician', 'Senior clinician'), ('counsellor', 'Counsellor')], max_length=20)),
-                ('session_minutes', models.PositiveSmallIntegerField(default=60)),
-                ('session_limit', models.PositiveSmallIntegerField(default=1, help_text='Sessions per episode; coordinators may override with a reason.')),
-                ('eligibility', models.TextField(help_text='Who may use it, in plain words.')),
-                ('eligible_career_stages', models.JSONField(blank=True, default=list)),
-                ('is_nsw_health_only', models.BooleanField(default=False)),
-                ('hours_of_service', models.CharField(blank=True, max_length=120)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('website', models.URLField(blank=True)),
-                ('is_bookable', models.BooleanField(default=True, help_text='False: information only for now.')),
-                ('is_crisis_service', models.BooleanField(default=False, editable=False)),
-                ('offers_urgent_consult', models.BooleanField(default=False, help_text="Offers 'talk to someone now' to a person triaged urgent.")),
-                ('min_notice_hours', models.PositiveSmallIntegerField(default=24)),
-                ('priority_min_notice_hours', models.PositiveSmallIntegerField(default=4)),
-                ('cancellation_notice_hours', models.PositiveSmallIntegerField(default=24)),
-                ('late_cancellation_uses_session', models.BooleanField(default=False)),
-                ('shows_triage_to_clinician', models.BooleanField(default=False)),
-                ('display_order', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("short_name", models.CharField(max_length=40)),
+                (
+                    "discreet_title",
+                    models.CharField(default="Sounding Board session", max_length=60),
+                ),
+                ("description", models.TextField()),
+                (
+                    "fits_when",
+                    models.TextField(
+                        blank=True, help_text="The plain-language 'which fits me?' line."
+                    ),
+                ),
+                (
+                    "provider_role",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("coach", "Coach"),
+                            ("senior_clinician", "Senior clinician"),
+                            ("counsellor", "Counsellor"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("session_minutes", models.PositiveSmallIntegerField(default=60)),
+                (
+                    "session_limit",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="Sessions per episode; coordinators may override with a reason.",
+                    ),
+                ),
+                ("eligibility", models.TextField(help_text="Who may use it, in plain words.")),
+                ("eligible_career_stages", models.JSONField(blank=True, default=list)),
+                ("is_nsw_health_only", models.BooleanField(default=False)),
+                ("hours_of_service", models.CharField(blank=True, max_length=120)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("website", models.URLField(blank=True)),
+                (
+                    "is_bookable",
+                    models.BooleanField(default=True, help_text="False: information only for now."),
+                ),
+                ("is_crisis_service", models.BooleanField(default=False, editable=False)),
+                (
+                    "offers_urgent_consult",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Offers 'talk to someone now' to a person triaged urgent.",
+                    ),
+                ),
+                ("min_notice_hours", models.PositiveSmallIntegerField(default=24)),
+                ("priority_min_notice_hours", models.PositiveSmallIntegerField(default=4)),
+                ("cancellation_notice_hours", models.PositiveSmallIntegerField(default=24)),
+                ("late_cancellation_uses_session", models.BooleanField(default=False)),
+                ("shows_triage_to_clinician", models.BooleanField(default=False)),
+                ("display_order", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['display_order', 'name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('is_crisis_service', False)), name='program_is_never_a_crisis_service')],
+                "ordering": ["display_order", "name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("is_crisis_service", False)),
+                        name="program_is_never_a_crisis_service",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Episode',
+            name="Episode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email_normalised', models.CharField(db_index=True, max_length=254)),
-                ('session_limit', models.PositiveSmallIntegerField()),
-                ('limit_override_reason', models.TextField(blank=True)),
-                ('opened_at', models.DateTimeField(auto_now_add=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('limit_overridden_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='episodes', to='referrals.program')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email_normalised", models.CharField(db_index=True, max_length=254)),
+                ("session_limit", models.PositiveSmallIntegerField()),
+                ("limit_override_reason", models.TextField(blank=True)),
+                ("opened_at", models.DateTimeField(auto_now_add=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "limit_overridden_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="episodes",
+                        to="referrals.program",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Referral',
+            name="Referral",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=12, unique=True)),
-                ('status', models.CharField(choices=[('new', 'Waiting to be matched'), ('diverted', 'Urgent: diverted to crisis help'), ('held', 'Held for a coordinator'), ('unmatched', 'No suitable time yet'), ('proposed', 'Session offered to a clinician'), ('booked', 'Session booked'), ('closed', 'Closed'), ('withdrawn', 'Withdrawn')], default='new', max_length=12)),
-                ('source', models.CharField(choices=[('self', 'Self-referral'), ('phone', 'Phone intake'), ('on_behalf', "On someone's behalf")], default='self', max_length=12)),
-                ('priority', models.CharField(choices=[('routine', 'Routine'), ('priority', 'Priority'), ('urgent', 'Urgent')], default='routine', max_length=10)),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('preferred_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(max_length=254)),
-                ('phone', models.CharField(blank=True, help_text='E.164', max_length=20)),
-                ('contact_method', models.CharField(choices=[('email', 'Email'), ('phone', 'Phone call'), ('sms', 'Text message')], default='email', max_length=8)),
-                ('is_voicemail_ok', models.BooleanField(default=False)),
-                ('referrer_name', models.CharField(blank=True, help_text="A colleague referring on the person's behalf.", max_length=200)),
-                ('referrer_email', models.EmailField(blank=True, max_length=254)),
-                ('has_person_agreed', models.BooleanField(default=False)),
-                ('career_stage', models.CharField(blank=True, choices=[('medical_student', 'Medical student'), ('intern', 'Intern (PGY1)'), ('resident', 'Resident (PGY2+)'), ('registrar', 'Registrar'), ('other_trainee', 'Other doctor in training'), ('other_doctor', 'Other doctor')], max_length=20)),
-                ('state', models.CharField(blank=True, choices=[('NSW', 'New South Wales'), ('VIC', 'Victoria'), ('QLD', 'Queensland'), ('SA', 'South Australia'), ('WA', 'Western Australia'), ('TAS', 'Tasmania'), ('ACT', 'Australian Capital Territory'), ('NT', 'Northern Territory')], max_length=3)),
-                ('specialty', models.CharField(blank=True, max_length=100)),
-                ('reasons', models.JSONField(blank=True, default=list)),
-                ('details', models.TextField(blank=True)),
-                ('modality', models.CharField(choices=[('any', 'No preference'), ('phone', 'Phone'), ('video', 'Video')], default='any', max_length=8)),
-                ('clinician_gender', models.CharField(choices=[('any', 'No preference'), ('female', 'Woman'), ('male', 'Man'), ('non_binary', 'Non-binary')], default='any', max_length=12)),
-                ('specialty_preference', models.CharField(choices=[('any', 'No preference'), ('same', 'Same specialty as mine'), ('different', 'A different specialty')], default='any', max_length=10)),
-                ('preferred_windows', models.JSONField(blank=True, default=list)),
-                ('time_zone', models.CharField(default='Australia/Sydney', max_length=40)),
-                ('collection_notice_version', models.CharField(max_length=20)),
-                ('has_accepted_not_crisis_service', models.BooleanField(default=False)),
-                ('consented_at', models.DateTimeField(blank=True, null=True)),
-                ('unmatched_reason', models.CharField(blank=True, max_length=200)),
-                ('hold_reason', models.CharField(blank=True, max_length=200)),
-                ('urgent_acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('urgent_acknowledgement_note', models.TextField(blank=True)),
-                ('wants_urgent_consult', models.BooleanField(default=False)),
-                ('match_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_outcome', models.CharField(blank=True, max_length=200)),
-                ('submitted_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('employer_district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.district')),
-                ('episode', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='referrals.episode')),
-                ('intake_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='referrals.program')),
-                ('urgent_acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workplace_district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.district')),
-                ('workplace_facility', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='referrals.facility')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.CharField(max_length=12, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "Waiting to be matched"),
+                            ("diverted", "Urgent: diverted to crisis help"),
+                            ("held", "Held for a coordinator"),
+                            ("unmatched", "No suitable time yet"),
+                            ("proposed", "Session offered to a clinician"),
+                            ("booked", "Session booked"),
+                            ("closed", "Closed"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="new",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("self", "Self-referral"),
+                            ("phone", "Phone intake"),
+                            ("on_behalf", "On someone's behalf"),
+                        ],
+                        default="self",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[
+                            ("routine", "Routine"),
+                            ("priority", "Priority"),
+                            ("urgent", "Urgent"),
+                        ],
+                        default="routine",
+                        max_length=10,
+                    ),
+                ),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("preferred_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(max_length=254)),
+                ("phone", models.CharField(blank=True, help_text="E.164", max_length=20)),
+                (
+                    "contact_method",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("phone", "Phone call"),
+                            ("sms", "Text message"),
+                        ],
+                        default="email",
+                        max_length=8,
+                    ),
+                ),
+                ("is_voicemail_ok", models.BooleanField(default=False)),
+                (
+                    "referrer_name",
+                    models.CharField(
+                        blank=True,
+                        help_text="A colleague referring on the person's behalf.",
+                        max_length=200,
+                    ),
+                ),
+                ("referrer_email", models.EmailField(blank=True, max_length=254)),
+                ("has_person_agreed", models.BooleanField(default=False)),
+                (
+                    "career_stage",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("medical_student", "Medical student"),
+                            ("intern", "Intern (PGY1)"),
+                            ("resident", "Resident (PGY2+)"),
+                            ("registrar", "Registrar"),
+                            ("other_trainee", "Other doctor in training"),
+                            ("other_doctor", "Other doctor"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("NSW", "New South Wales"),
+                            ("VIC", "Victoria"),
+                            ("QLD", "Queensland"),
+                            ("SA", "South Australia"),
+                            ("WA", "Western Australia"),
+                            ("TAS", "Tasmania"),
+                            ("ACT", "Australian Capital Territory"),
+                            ("NT", "Northern Territory"),
+                        ],
+                        max_length=3,
+                    ),
+                ),
+                ("specialty", models.CharField(blank=True, max_length=100)),
+                ("reasons", models.JSONField(blank=True, default=list)),
+                ("details", models.TextField(blank=True)),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[("any", "No preference"), ("phone", "Phone"), ("video", "Video")],
+                        default="any",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "clinician_gender",
+                    models.CharField(
+                        choices=[
+                            ("any", "No preference"),
+                            ("female", "Woman"),
+                            ("male", "Man"),
+                            ("non_binary", "Non-binary"),
+                        ],
+                        default="any",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "specialty_preference",
+                    models.CharField(
+                        choices=[
+                            ("any", "No preference"),
+                            ("same", "Same specialty as mine"),
+                            ("different", "A different specialty"),
+                        ],
+                        default="any",
+                        max_length=10,
+                    ),
+                ),
+                ("preferred_windows", models.JSONField(blank=True, default=list)),
+                ("time_zone", models.CharField(default="Australia/Sydney", max_length=40)),
+                ("collection_notice_version", models.CharField(max_length=20)),
+                ("has_accepted_not_crisis_service", models.BooleanField(default=False)),
+                ("consented_at", models.DateTimeField(blank=True, null=True)),
+                ("unmatched_reason", models.CharField(blank=True, max_length=200)),
+                ("hold_reason", models.CharField(blank=True, max_length=200)),
+                ("urgent_acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("urgent_acknowledgement_note", models.TextField(blank=True)),
+                ("wants_urgent_consult", models.BooleanField(default=False)),
+                ("match_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_outcome", models.CharField(blank=True, max_length=200)),
+                ("submitted_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "employer_district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="referrals.district",
+                    ),
+                ),
+                (
+                    "episode",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="referrals.episode",
+                    ),
+                ),
+                (
+                    "intake_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="referrals.program",
+                    ),
+                ),
+                (
+                    "urgent_acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workplace_district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="referrals.district",
+                    ),
+                ),
+                (
+                    "workplace_facility",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="referrals.facility",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-submitted_at'],
+                "ordering": ["-submitted_at"],
             },
         ),
         migrations.CreateModel(
-            name='ReferralEvent',
+            name="ReferralEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, max_length=12)),
-                ('to_status', models.CharField(max_length=12)),
-                ('actor_label', models.CharField(help_text="'system', 'referrer', or a role.", max_length=60)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('occurred_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=12)),
+                ("to_status", models.CharField(max_length=12)),
+                (
+                    "actor_label",
+                    models.CharField(help_text="'system', 'referrer', or a role.", max_length=60),
+                ),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("occurred_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'pk'],
+                "ordering": ["occurred_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TriageAssessment',
+            name="TriageAssessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answers', models.JSONField()),
-                ('k10_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('routine', 'Routine'), ('priority', 'Priority'), ('urgent', 'Urgent')], max_length=10)),
-                ('rule_version', models.CharField(max_length=20)),
-                ('rule_fired', models.CharField(max_length=60)),
-                ('assessed_at', models.DateTimeField(auto_now_add=True)),
-                ('referral', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='triage', to='referrals.referral')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("answers", models.JSONField()),
+                ("k10_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("routine", "Routine"),
+                            ("priority", "Priority"),
+                            ("urgent", "Urgent"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("rule_version", models.CharField(max_length=20)),
+                ("rule_fired", models.CharField(max_length=60)),
+                ("assessed_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "referral",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="triage",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='facility',
-            constraint=models.UniqueConstraint(fields=('district', 'name'), name='facility_unique_in_district'),
+            model_name="facility",
+            constraint=models.UniqueConstraint(
+                fields=("district", "name"), name="facility_unique_in_district"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='episode',
-            constraint=models.UniqueConstraint(condition=models.Q(('closed_at__isnull', True)), fields=('program', 'email_normalised'), name='one_open_episode_per_person_and_program'),
+            model_name="episode",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("closed_at__isnull", True)),
+                fields=("program", "email_normalised"),
+                name="one_open_episode_per_person_and_program",
+            ),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['status', 'submitted_at'], name='referral_queue_idx'),
+            model_name="referral",
+            index=models.Index(fields=["status", "submitted_at"], name="referral_queue_idx"),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['program', 'status'], name='referral_program_status_idx'),
+            model_name="referral",
+            index=models.Index(fields=["program", "status"], name="referral_program_status_idx"),
         ),
     ]

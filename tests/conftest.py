@@ -1,0 +1,1 @@
+"""Shared fixtures. Fixtures for one area live in that area's conftest.py."""
