@@ -1,4 +1,4 @@
-"""Every change to appointments and slots. Each function is one transaction."""
+"""Clinicians' answers to proposed sessions. Each function is one transaction."""
 
 from dataclasses import dataclass
 
@@ -9,8 +9,8 @@ from django.utils import timezone
 from referrals.models import Referral
 from referrals.workflow import referral_transition
 
-from .models import Appointment
-from .workflow import appointment_transition
+from ..models import Appointment
+from ..workflow import APPOINTMENT_TRANSITIONS, appointment_transition
 
 A = Appointment.Status
 R = Referral.Status
@@ -62,7 +62,7 @@ def appointment_respond(
         if response == Response.DECLINED and appointment.status == A.ACCEPTED:
             target = A.CANCELLED
             reason = reason or "declined by the clinician after accepting"
-        if target not in _allowed_from(appointment.status):
+        if target not in APPOINTMENT_TRANSITIONS[appointment.status]:
             return RespondResult(False, appointment.status, f"session is {appointment.status}")
         appointment_transition(
             appointment, target, actor=actor, actor_label=actor_label, reason=reason
@@ -76,12 +76,6 @@ def appointment_respond(
         return RespondResult(True, appointment.status, f"session {appointment.status}")
 
 
-def _allowed_from(status: str) -> frozenset[str]:
-    from .workflow import APPOINTMENT_TRANSITIONS
-
-    return APPOINTMENT_TRANSITIONS[status]
-
-
 def _release_and_rematch(
     referral: Referral, *, actor: AbstractBaseUser | None, actor_label: str
 ) -> None:
@@ -89,6 +83,6 @@ def _release_and_rematch(
         referral_transition(
             referral, R.NEW, actor=actor, actor_label=actor_label, reason="session released"
         )
-        from .tasks import match_referral
+        from ..tasks import match_referral
 
         match_referral.delay_on_commit(referral.pk)
