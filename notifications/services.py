@@ -7,3 +7,11 @@ def appointment_notify(*, appointment_id: int, change: str) -> None:
 
     `change` is one of: proposed, accepted, declined, tentative, cancelled, rescheduled, expired.
     """
+
+
+def referral_notify(*, referral_id: int, change: str) -> None:
+    """Queue the messages a referral change calls for (the calendar issue fills this in).
+
+    `change` is one of: submitted, diverted, unmatched, over_limit, withdrawn, closed. "diverted"
+    alerts the on-call coordinator at once, with no personal details in the subject.
+    """
