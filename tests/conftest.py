@@ -1,1 +1,159 @@
-"""Shared fixtures. Fixtures for one area live in that area's conftest.py."""
+"""Shared fixtures and the rules for tests that need real services.
+
+Markers (see pyproject.toml):
+- ``postgres``: needs PostgreSQL (row locks, concurrent transactions). Collected only when
+  DATABASE_URL points at PostgreSQL.
+- ``services``: needs PostgreSQL and a Redis broker, usually with a real Celery worker. Collected
+  only when both DATABASE_URL and REDIS_URL are set.
+- ``browser``: drives Debian's chromium through Playwright.
+
+Without those services (a newcomer's laptop) such tests are deselected with one line saying how
+to run them. When a run asks for a service (the URL is set) and it does not answer, the tests
+fail; under CI=true a missing chromium fails the browser tests rather than skipping them.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+IS_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def _has_redis() -> bool:
+    return bool(os.environ.get("REDIS_URL"))
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted, skipped = [], {"postgres": 0, "services": 0}
+    for item in items:
+        if item.get_closest_marker("services") and not (_is_postgres() and _has_redis()):
+            skipped["services"] += 1
+        elif item.get_closest_marker("postgres") and not _is_postgres():
+            skipped["postgres"] += 1
+        else:
+            wanted.append(item)
+    if len(wanted) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in wanted])
+        items[:] = wanted
+        config._sb_deselected = skipped
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = getattr(config, "_sb_deselected", None)
+    if skipped:
+        terminalreporter.write_line(
+            f"Deselected {skipped['postgres']} PostgreSQL and {skipped['services']} "
+            "PostgreSQL+Redis tests: set DATABASE_URL and REDIS_URL to run them (see README)."
+        )
+
+
+def _port_answers(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis broker of a services run; fails the test if it does not answer."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.fail("this test needs REDIS_URL")
+    if not _port_answers(url, 6379):
+        pytest.fail(f"Redis at {urlparse(url).netloc} does not answer")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium; skipped on a laptop without it, a failure in CI."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        message = "Debian's chromium is not installed (apt-get install -y chromium)"
+        if IS_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, redis_url, tmp_path):
+    """A real Celery worker process on the Redis broker and the test database; stopped after.
+
+    The test process stops running tasks eagerly for the duration, so `.delay()` really goes
+    through Redis to the worker. Data the worker must see has to be committed, hence
+    transactional_db.
+    """
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from django.db import connection
+
+    from config.celery import app
+
+    database = connection.settings_dict
+    database_url = (
+        f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    app.control.purge()
+    log_path = tmp_path / "celery-worker.log"
+    log = log_path.open("wb")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=Path(settings.BASE_DIR),
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    was_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        deadline = time.monotonic() + 30
+        while not app.control.ping(timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                error = log_path.read_text(errors="replace")[-2000:]
+                pytest.fail(f"the Celery worker did not start:\n{error}")
+        yield worker
+    finally:
+        app.conf.task_always_eager = was_eager
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
