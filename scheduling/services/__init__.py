@@ -1,5 +1,13 @@
 """Every change to appointments and slots, one module per area; import from here."""
 
 from .appointments import RespondResult, Response, appointment_respond
+from .slots import SlotsSummary, public_holiday_dates, slots_materialise
 
-__all__ = ["RespondResult", "Response", "appointment_respond"]
+__all__ = [
+    "RespondResult",
+    "Response",
+    "SlotsSummary",
+    "appointment_respond",
+    "public_holiday_dates",
+    "slots_materialise",
+]

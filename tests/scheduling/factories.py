@@ -4,7 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from scheduling.models import Appointment, AvailabilityRule, Clinician, Slot
+from scheduling.models import Appointment, AvailabilityRule, Clinician, Slot, TimeOff
 from tests.referrals.factories import ReferralFactory
 
 
@@ -72,3 +72,12 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     slot = factory.SubFactory(SlotFactory)
     clinician = factory.SelfAttribute("slot.clinician")
     session_number = 1
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimeOff
+
+    clinician = factory.SubFactory(ClinicianFactory)
+    starts_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=7))
+    ends_at = factory.LazyAttribute(lambda t: t.starts_at + dt.timedelta(days=1))
