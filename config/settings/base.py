@@ -22,6 +22,8 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-embedded-default-key-cha
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Demo data and demo logins (seed_demo) only where a settings module turns this on: local.py.
+DEMO_MODE = False
 
 INSTALLED_APPS = [
     "django.contrib.admin",
