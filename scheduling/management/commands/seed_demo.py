@@ -111,9 +111,11 @@ class Command(BaseCommand):
         started = time.monotonic()
         today = timezone.localdate()
         with transaction.atomic():
-            reference_data_load(
-                program_model=Program, district_model=District, facility_model=Facility
-            )
+            if not Program.objects.filter(is_bookable=True).exists():
+                # Normally loaded by the data migration; a flushed database needs it again.
+                reference_data_load(
+                    program_model=Program, district_model=District, facility_model=Facility
+                )
             groups = _groups()
             _coordinator_login(groups["coordinator"])
             clinicians = _clinicians(today=today, clinician_group=groups["clinician"])
