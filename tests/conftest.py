@@ -66,6 +66,22 @@ def _port_answers(url: str, default_port: int) -> bool:
         return False
 
 
+def database_url_for_subprocesses() -> str:
+    """The PostgreSQL test database as a URL, for processes the tests start themselves."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    database = connection.settings_dict
+    credentials = quote(database["USER"] or "postgres")
+    if database["PASSWORD"]:
+        credentials += ":" + quote(database["PASSWORD"], safe="")
+    return (
+        f"postgres://{credentials}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The Redis broker of a services run; fails the test if it does not answer."""
@@ -102,19 +118,12 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
     import time
     from pathlib import Path
 
-    from django.db import connection
-
     from config.celery import app
 
-    database = connection.settings_dict
-    database_url = (
-        f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}"
-    )
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url_for_subprocesses(),
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
