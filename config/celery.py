@@ -10,6 +10,6 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-app = Celery("soundingboard", task_cls="celery.contrib.django.task:DjangoTask")
+app = Celery("soundingboard", task_cls="privacy.task_guard:PrivateTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -8,6 +8,7 @@ Every variable is listed in .env.example.
 
 from pathlib import Path
 
+import csp.constants as csp
 import environ
 from celery.schedules import crontab
 
@@ -34,6 +35,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "formtools",
+    "csp",
+    "privacy",
     "referrals",
     "scheduling",
     "notifications",
@@ -41,7 +44,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "privacy.middleware.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -108,10 +113,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 # Mail: https://docs.djangoproject.com/en/5.2/topics/email/
@@ -144,14 +145,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The hard limit on any task's run time; a task needing longer sets its own time_limit, and the
+# privacy.E005 check keeps the visibility timeout above the longest of them.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_SECONDS", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # Publishing must not hang a web request when Redis is down: the sweepers pick the work up.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.int("CELERY_BROKER_CONNECTION_TIMEOUT_SECONDS", default=2)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600),
-    "socket_connect_timeout": 2,
-    "socket_timeout": 5,
+    # Redis hands an unacknowledged task to another worker after this long. With acks_late a
+    # task is acknowledged when it finishes, so this must exceed the longest run (twice the time
+    # limit by default); it is also how long a task waits for redelivery after its worker died.
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS", default=2 * CELERY_TASK_TIME_LIMIT
+    ),
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": env.int("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5),
     "max_retries": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# A worker that loses Redis stops its running tasks; with acks_late they are delivered again,
+# and tasks are idempotent, so nothing runs twice at once and nothing is lost.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Keep LOGGING (and its redaction filter) in the worker instead of Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "materialise-slots": {
         "task": "scheduling.tasks.slots_materialise_all",
@@ -164,11 +180,117 @@ SLOT_HORIZON_WEEKS = env.int("SLOT_HORIZON_WEEKS", default=8)
 SLOT_MINUTES = env.int("SLOT_MINUTES", default=60)
 REFERENCE_CODE_LENGTH = env.int("REFERENCE_CODE_LENGTH", default=6)
 
+# ---------------------------------------------------------------------------------------------
+# Security and privacy. Owned by the security work (issue 8); SECURITY.md explains the choices.
+# Production hardening (HTTPS, HSTS, secure cookies) is in production.py; everything here
+# applies in every environment, so the tests exercise it.
+# ---------------------------------------------------------------------------------------------
+SECURITY_CONTACT_EMAIL = env("SECURITY_CONTACT_EMAIL", default="security@soundingboard.test")
+
+# Content Security Policy, django-csp 4: https://django-csp.readthedocs.io/en/latest/configuration.html
+# No inline script or style anywhere: templates load static files only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+    },
+}
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#referrer-policy: signed links carry
+# tokens in their URLs, so no other site is told where a person came from.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Browser features no page here uses (privacy.middleware.PrivacyHeadersMiddleware).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "camera",
+        "microphone",
+        "geolocation",
+        "payment",
+        "usb",
+        "serial",
+        "bluetooth",
+        "browsing-topics",
+    )
+}
+
+# Cookies: https://docs.djangoproject.com/en/5.2/ref/settings/#sessions. Lax, not Strict, so a
+# signed link opened from an email arrives with the session.
+SESSION_ENGINE = "privacy.sessions"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Field encryption at rest (privacy.fields): comma-separated Fernet keys; the first encrypts,
+# all decrypt. Local and test settings fall back to the published development key below, which
+# production refuses.
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "Oykyu2daRpgHol7G7z8gnnsnZt3ENRq9ZGA0D2paedA="
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# Task arguments are ids only (privacy.task_guard): "raise" refuses with an exception, "log"
+# logs an error and leaves the work to its sweeper. Longer strings count as free text.
+TASK_ARGUMENT_GUARD = env("TASK_ARGUMENT_GUARD", default="log")
+TASK_ARGUMENT_MAX_LENGTH = env.int("TASK_ARGUMENT_MAX_LENGTH", default=100)
+
+# Retention: health records are kept 7 years after the last service (NSW HRIP Act s 25,
+# Victoria's Health Records Act HPP 4.2), then de-identified by privacy.tasks.retention_sweep.
+RETENTION_YEARS = env.int("RETENTION_YEARS", default=7)
+RETENTION_SWEEP_BATCH = env.int("RETENTION_SWEEP_BATCH", default=200)
+# What each app blanks for a referral, in order; see privacy.services.retention.
+RETENTION_DEIDENTIFIERS = [
+    "scheduling.retention.referral_deidentify_appointments",
+    "referrals.retention.referral_deidentify_personal_data",
+]
+CELERY_BEAT_SCHEDULE["retention-sweep"] = {
+    "task": "privacy.tasks.retention_sweep",
+    "schedule": crontab(minute=30, hour=3),
+}
+CELERY_BEAT_SCHEDULE["sessions-clear-expired"] = {
+    "task": "privacy.tasks.sessions_clear_expired",
+    "schedule": crontab(minute=45, hour="*/6"),
+}
+
+# Error reports without personal data (privacy.reporting).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "privacy.reporting.PrivateExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "privacy.reporting.PrivateExceptionReporter"
+
+# Logging: every handler carries the redaction filter (privacy.redaction). Django's own loggers
+# are routed to the same handlers so none bypasses it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact_personal_data": {"()": "privacy.redaction.RedactPersonalData"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_personal_data"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "redact_personal_data"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["console", "mail_admins"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

@@ -1,7 +1,12 @@
 """The embedded default for a laptop: debug on, demo data allowed."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DEVELOPMENT_FIELD_ENCRYPTION_KEY, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DEMO_MODE = True
+# The published development key: fine for demo data, refused in production.
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_FIELD_ENCRYPTION_KEY]
+)
+TASK_ARGUMENT_GUARD = "raise"

@@ -1,10 +1,15 @@
 """Settings for the test suite: the same code, fast hashing, mail kept in memory."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DEVELOPMENT_FIELD_ENCRYPTION_KEY, env
 
 DEMO_MODE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests run tasks in-process unless a test starts a real worker itself.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_FIELD_ENCRYPTION_KEY]
+)
+# A task queued with personal data fails the test that queued it.
+TASK_ARGUMENT_GUARD = "raise"
