@@ -94,7 +94,7 @@ def triggers_install(table: str):
         if vendor not in statements:
             raise NotImplementedError(f"no append-only trigger for {vendor}")
         for statement in statements[vendor](table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     return install
 

@@ -13,3 +13,5 @@ FIELD_ENCRYPTION_KEYS = env.list(
 )
 # A task queued with personal data fails the test that queued it.
 TASK_ARGUMENT_GUARD = "raise"
+# A model with encrypted fields for the tests of privacy.fields; created without migrations.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.privacy.encrypted_app"]  # noqa: F405
