@@ -108,3 +108,12 @@ def test_the_admin_shows_the_audit_log_but_offers_no_way_to_change_it(admin_clie
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     assert admin_client.get(reverse("admin:privacy_auditentry_add")).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_between_transactional_tests_still_empties_the_audit_log():
+    from django.core.management import call_command
+
+    audit_record(user=None, action="view", obj=ReferralFactory())
+    call_command("flush", interactive=False, verbosity=0)
+    assert AuditEntry.objects.count() == 0
