@@ -160,7 +160,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     ),
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": env.int("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5),
+    # One quick retry for a blip; kombu's default 2 s pause would hold the request that long.
     "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 # A worker that loses Redis stops its running tasks; with acks_late they are delivered again,

@@ -231,3 +231,29 @@ def test_each_registered_app_is_asked_to_blank_its_rows_and_its_audit_details_go
     assert recorded_calls == [referral.pk]
     assert record.rows_blanked["notifications.outboundmessage"] == 1
     assert AuditEntry.objects.get(object_id="9001").detail == ""
+
+
+def test_abandoned_sessions_and_their_unfinished_answers_are_cleared(client):
+    from django.contrib.sessions.models import Session
+
+    from privacy.tasks import sessions_clear_expired
+
+    session = client.session
+    session["wizard_answers"] = MARKER
+    session.save()
+    sessions_clear_expired()
+    assert Session.objects.count() == 1
+    with time_machine.travel(timezone.now() + dt.timedelta(weeks=3)):
+        sessions_clear_expired()
+    assert Session.objects.count() == 0
+
+
+def test_the_periodic_privacy_tasks_are_scheduled():
+    from django.conf import settings
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    privacy_tasks = {"privacy.tasks.retention_sweep", "privacy.tasks.sessions_clear_expired"}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert privacy_tasks <= scheduled and privacy_tasks <= set(app.tasks)
