@@ -1,5 +1,8 @@
 """Database triggers that refuse UPDATE and DELETE on the audit log and the retention register
-unless the purge permission is on (see privacy.append_only)."""
+unless the purge permission is on (see privacy.append_only).
+
+On SQLite, a later migration that rebuilds one of these tables (most AlterField operations do)
+drops its triggers with the old table: such a migration must run triggers_install again."""
 
 from django.db import migrations
 
