@@ -21,6 +21,7 @@ USER app
 
 # collectstatic only needs the settings to import; these values exist for this step alone.
 RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
+    FIELD_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
     python manage.py collectstatic --no-input --verbosity 0
 
 EXPOSE 8000

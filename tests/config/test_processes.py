@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -40,6 +41,7 @@ def production_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         # No TLS terminator in front of this test server; compose.yaml says the same.
         "DJANGO_SECURE_SSL_REDIRECT": "false",
@@ -149,7 +151,7 @@ def test_gunicorn_serves_the_site_static_files_and_admin_with_production_setting
             {"csrfmiddlewaretoken": token, "username": "ops", "password": "a long test password"},
         )
         assert login.status == 302
-        session_cookie = next(c for c in set_cookies if c.startswith("sessionid="))
+        session_cookie = next(c for c in set_cookies if c.startswith("__Host-sessionid="))
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
         admin_index, admin_page, _ = site.request("GET", f"/{django_settings.ADMIN_URL}")
         assert admin_index.status == 200
