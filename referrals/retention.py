@@ -1,7 +1,8 @@
 """What the referrals app destroys when a referral is de-identified (privacy.services.retention).
 
 Kept for statistics: program, status, source, priority, dates, career stage, state, districts,
-reason codes, preferences, consents and the triage outcome, score and rule. Blanked: who the
+reason codes, preferences, consents, the closing outcome (a code) and the triage outcome, score
+and rule. Blanked: who the
 person is, how to reach them, and everything typed as free text.
 """
 
@@ -25,7 +26,6 @@ PERSONAL_FIELDS_BLANKED = {
     "unmatched_reason": "",
     "hold_reason": "",
     "urgent_acknowledgement_note": "",
-    "closed_outcome": "",
 }
 
 

@@ -34,7 +34,7 @@ def _closed_referral_with_history() -> Referral:
             details=MARKER,
             urgent_acknowledgement_note=MARKER,
             hold_reason=MARKER,
-            closed_outcome=MARKER,
+            closed_outcome="sessions_completed",
             specialty="Paediatric cardiology",
             referrer_name="Marker Colleague",
             referrer_email="marker.colleague@example.test",
@@ -71,7 +71,6 @@ def _text_anywhere(referral: Referral) -> list[str]:
         referral.details,
         referral.urgent_acknowledgement_note,
         referral.hold_reason,
-        referral.closed_outcome,
         referral.referrer_name,
         referral.referrer_email,
         str(referral.triage.answers),
@@ -116,6 +115,7 @@ def test_after_seven_years_the_sweep_destroys_personal_data_and_keeps_statistics
     assert referral.specialty == "" and referral.workplace_facility_id is None
     # What statistics need stays.
     assert (referral.status, referral.career_stage, referral.state) == ("closed", "resident", "NSW")
+    assert referral.closed_outcome == "sessions_completed"
     assert referral.workplace_district_id is not None and referral.program_id is not None
     assert (referral.triage.outcome, referral.triage.k10_score) == ("priority", 24)
     assert referral.appointments.get().status == "proposed"
