@@ -4,9 +4,9 @@ from django.apps import apps
 from django.db import connection, models, transaction
 
 from ..crypto import is_current, rotate_token
-from ..fields import EncryptedJSONField, EncryptedTextField
+from ..fields import EncryptedBinaryField, EncryptedJSONField, EncryptedTextField
 
-ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedJSONField)
+ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedJSONField, EncryptedBinaryField)
 
 
 def encrypted_fields() -> list[tuple[type[models.Model], models.Field]]:

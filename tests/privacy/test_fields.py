@@ -47,6 +47,16 @@ def test_triage_answers_read_back_exactly_as_written_falsy_ones_included(answers
     assert type(reloaded.optional_answers) is type(answers)
 
 
+@pytest.mark.parametrize(
+    "raw", [None, b"", b"\x00\xff binary", "Subject: Grüße\r\n".encode() * 500]
+)
+def test_raw_bytes_read_back_exactly_as_written(raw):
+    note = Note.objects.create(raw=raw)
+    assert _reloaded(note).raw == raw
+    if raw:
+        assert raw[:8] not in _raw("raw", note.pk).encode()
+
+
 def test_a_missing_nullable_value_is_stored_as_null_not_as_ciphertext():
     note = Note.objects.create(text=None, optional_answers=None)
     assert _raw("text", note.pk) is None

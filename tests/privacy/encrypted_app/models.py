@@ -4,13 +4,14 @@ Until the lead switches the real fields, nothing else in the project stores ciph
 
 from django.db import models
 
-from privacy.fields import EncryptedJSONField, EncryptedTextField
+from privacy.fields import EncryptedBinaryField, EncryptedJSONField, EncryptedTextField
 
 
 class Note(models.Model):
     text = EncryptedTextField(null=True, blank=True)
     answers = EncryptedJSONField(default=dict)
     optional_answers = EncryptedJSONField(null=True, blank=True)
+    raw = EncryptedBinaryField(null=True, blank=True)
 
     class Meta:
         app_label = "encrypted_app"
