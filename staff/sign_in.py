@@ -7,6 +7,7 @@ happens only once the code is right. So no session is ever signed in on a passwo
 clearing failed attempts needs both factors.
 """
 
+import functools
 import time
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp.middleware import is_verified as otp_is_verified
 from django_otp.models import Device
 
 from .middleware import staff_session_start
@@ -63,6 +65,7 @@ def pending_clear(request: HttpRequest) -> None:
 def sign_in_complete(request: HttpRequest, user: AbstractBaseUser, device: Device) -> None:
     """Sign the user in with the device that verified them: new session key, limits started."""
     user.otp_device = device  # django-otp stores it in the session on login
+    user.is_verified = functools.partial(otp_is_verified, user)  # as OTPMiddleware would
     auth_login(request, user, backend=MODEL_BACKEND)
     pending_clear(request)
     staff_session_start(request)

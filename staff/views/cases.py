@@ -75,6 +75,7 @@ def _render_case(
         "close_form": CloseForm(),
         "cancel_form": CancelForm(),
         **(forms or {}),
+        "failed_form": next(iter(forms.values())) if forms else None,
     }
     return render(request, "staff/case_detail.html", context, status=status)
 

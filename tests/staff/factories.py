@@ -45,3 +45,55 @@ def sign_in_verified(client, user, device: TOTPDevice | None = None):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+def bulk_cases(count: int, *, programs, districts, clinician, start: int = 0) -> None:
+    """`count` cases spread over every dashboard queue, written with a handful of bulk inserts:
+    urgent (with their diversion event), held, unmatched, proposed, booked and closed."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from referrals.models import Referral, ReferralEvent
+    from scheduling.models import Appointment, Slot
+
+    statuses = ["diverted", "held", "unmatched", "proposed", "booked", "closed", "new"]
+    referrals = Referral.objects.bulk_create(
+        Referral(
+            reference=f"B{start + n:06d}",
+            program=programs[n % len(programs)],
+            status=statuses[n % len(statuses)],
+            given_name="Bulk",
+            family_name=f"Case{n}",
+            email=f"bulk{start + n}@example.test",
+            workplace_district=districts[n % len(districts)],
+            unmatched_reason="No clinician free in the preferred times",
+            collection_notice_version="2026-11",
+        )
+        for n in range(count)
+    )
+    ReferralEvent.objects.bulk_create(
+        ReferralEvent(referral=r, to_status="diverted", actor_label="system")
+        for r in referrals
+        if r.status == "diverted"
+    )
+    with_sessions = [r for r in referrals if r.status in ("proposed", "booked")]
+    base = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    slots = Slot.objects.bulk_create(
+        Slot(
+            clinician=clinician,
+            starts_at=base + dt.timedelta(hours=start + n),
+            ends_at=base + dt.timedelta(hours=start + n + 1),
+        )
+        for n in range(len(with_sessions))
+    )
+    Appointment.objects.bulk_create(
+        Appointment(
+            referral=referral,
+            slot=slot,
+            clinician=clinician,
+            session_number=1,
+            status="proposed" if referral.status == "proposed" else "accepted",
+        )
+        for referral, slot in zip(with_sessions, slots, strict=True)
+    )
