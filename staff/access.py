@@ -122,18 +122,6 @@ def can_view_clinician(user: User, clinician: Clinician) -> bool:
     return is_clinician(user) and clinician.user_id == user.pk
 
 
-def referral_for(user: User, reference: str) -> Referral:
-    """The case with this reference if the user may see it; 404 if none, PermissionDenied if not
-    theirs to see."""
-    referral = get_object_or_404(
-        Referral.objects.select_related("program", "episode", "workplace_district"),
-        reference=reference,
-    )
-    if not can_view_referral(user, referral):
-        raise PermissionDenied
-    return referral
-
-
 def clinician_for(user: User, clinician_id: int) -> Clinician:
     """The clinician if the user may see them; 404 if none, PermissionDenied if not allowed."""
     clinician = get_object_or_404(Clinician, pk=clinician_id)

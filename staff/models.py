@@ -28,6 +28,7 @@ class ViewLogEntry(models.Model):
     class Action(models.TextChoices):
         VIEWED_CASE = "viewed_case", "Viewed the case and contact details"
         REVEALED_TRIAGE = "revealed_triage", "Revealed triage answers and details"
+        VIEWED_FOR_ASSIGNMENT = "viewed_for_assignment", "Viewed the workplace to assign a session"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -36,30 +36,45 @@ class DashboardFilterForm(forms.Form):
         return self.cleaned_data["reference"].strip().upper()
 
 
+class CaseActionForm(forms.Form):
+    """A form on the case page; its own id prefix keeps ids unique among the page's forms."""
+
+    id_prefix = "case"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
 class ConfirmForm(forms.Form):
     """An action that needs no fields, only the button; errors from the service land here."""
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(CaseActionForm):
+    id_prefix = "acknowledge"
     note = _text("Your note", "What you have done or will do, for the next coordinator to read.")
 
 
-class NoteForm(forms.Form):
+class NoteForm(CaseActionForm):
+    id_prefix = "note"
     text = _text("Internal note", "Seen by staff only, never by the referrer.")
 
 
-class LimitForm(forms.Form):
+class LimitForm(CaseActionForm):
+    id_prefix = "limit"
     new_limit = forms.IntegerField(
         label="New session limit", min_value=1, max_value=settings.EPISODE_SESSION_LIMIT_MAX
     )
     reason = _text("Reason")
 
 
-class CancelForm(forms.Form):
+class CancelForm(CaseActionForm):
+    id_prefix = "cancel"
     reason = _text("Reason for cancelling", "The clinician is told the session is cancelled.")
 
 
-class CloseForm(forms.Form):
+class CloseForm(CaseActionForm):
+    id_prefix = "close"
     outcome = forms.ChoiceField(label="Outcome", choices=CloseOutcome.choices)
     note = _text("Note", "Optional.", required=False)
 

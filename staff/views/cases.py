@@ -269,6 +269,9 @@ def case_assign(request: HttpRequest, reference: str) -> HttpResponse:
     """Choose a clinician, then one of their open times; each time shows the rules it breaks.
     POST proposes the chosen time with the coordinator's written reason."""
     referral = _case(request, reference)
+    view_log_record(
+        user=request.user, obj=referral, action=ViewLogEntry.Action.VIEWED_FOR_ASSIGNMENT
+    )
     data = request.POST if request.method == "POST" else request.GET
     chooser = ClinicianChoiceForm(data if "clinician" in data else None)
     context = {"referral": referral, "chooser": chooser, "rows": None, "form": None}

@@ -11,18 +11,23 @@ PASSWORD = "correct horse battery staple"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
+def staff_group(name: str) -> Group:
+    # get_or_create: a transactional test before this one may have flushed the migration's rows.
+    return Group.objects.get_or_create(name=name)[0]
+
+
 def staff_user(group: str | None, **fields):
     """A staff account with the test password, in `group` (None: in no group)."""
     user = UserFactory(**fields)
     if group:
-        user.groups.add(Group.objects.get(name=group))
+        user.groups.add(staff_group(group))
     return user
 
 
 def clinician_user(**fields):
     """A clinician's account with their clinician profile; returns the profile."""
     clinician = ClinicianFactory(**fields)
-    clinician.user.groups.add(Group.objects.get(name="clinician"))
+    clinician.user.groups.add(staff_group("clinician"))
     return clinician
 
 
