@@ -3,6 +3,9 @@ notifications hand-off points, which write outbox rows in that same transaction.
 
 Raises CaseActionError with a sentence for the coordinator when an action cannot be done now
 (someone else got there first, the case moved on, a field is missing).
+
+Rows are locked appointments first, then the referral, then the slot: the order the clinician's
+reply (scheduling.services.appointments) uses, so the two can never deadlock.
 """
 
 import datetime as dt
@@ -141,13 +144,9 @@ def appointment_assign_manually(
     3. A new proposal is created with the reason and the breaches in its explanation, the case
        moves to proposed, and the invitation goes to the clinician.
     """
+    replacing = _locked_live_appointments(referral_id)
     referral = _locked_referral(referral_id)
     slot = Slot.objects.select_for_update(of=("self",)).select_related("clinician").get(pk=slot_id)
-    replacing = list(
-        Appointment.objects.select_for_update().filter(
-            referral=referral, status__in=Appointment.LIVE_STATUSES
-        )
-    )
     checker = assignment_checker(
         referral=referral,
         clinician=slot.clinician,
@@ -219,13 +218,25 @@ def _cancel(appointment: Appointment, *, actor: AbstractBaseUser, reason: str) -
     appointment_notify(appointment_id=appointment.pk, change="cancelled")
 
 
-def _locked_live_appointment(referral: Referral, appointment_id: int) -> Appointment:
-    appointment = (
-        Appointment.objects.select_for_update().filter(pk=appointment_id, referral=referral).first()
+def _locked_live_appointments(referral_id: int) -> list[Appointment]:
+    return list(
+        Appointment.objects.select_for_update().filter(
+            referral_id=referral_id, status__in=Appointment.LIVE_STATUSES
+        )
     )
+
+
+def _locked_session(referral_id: int, appointment_id: int) -> tuple[Appointment, Referral]:
+    """The case's live session and the case, locked in that order."""
+    appointment = (
+        Appointment.objects.select_for_update()
+        .filter(pk=appointment_id, referral_id=referral_id)
+        .first()
+    )
+    referral = _locked_referral(referral_id)
     if appointment is None or appointment.status not in Appointment.LIVE_STATUSES:
         raise CaseActionError("That session is no longer open.")
-    return appointment
+    return appointment, referral
 
 
 def _has_other_live(referral: Referral, appointment: Appointment) -> bool:
@@ -242,9 +253,8 @@ def appointment_cancel_by_coordinator(
 ) -> None:
     """Cancel a live session with a reason and tell its clinician; with no other live session
     the case is held for a coordinator to find the next step."""
-    referral = _locked_referral(referral_id)
+    appointment, referral = _locked_session(referral_id, appointment_id)
     reason = _required(reason, "the reason for cancelling")
-    appointment = _locked_live_appointment(referral, appointment_id)
     _cancel(appointment, actor=actor, reason=reason)
     if referral.status in (R.PROPOSED, R.BOOKED) and not _has_other_live(referral, appointment):
         referral.hold_reason = "Session cancelled by a coordinator"
@@ -263,8 +273,7 @@ def appointment_invitation_resend(
     SEAM: goes through notifications.services.appointment_notify(change="proposed"); point it at
     the calendar work's re-send when that lands.
     """
-    referral = _locked_referral(referral_id)
-    appointment = _locked_live_appointment(referral, appointment_id)
+    appointment, referral = _locked_session(referral_id, appointment_id)
     if appointment.status == A.ACCEPTED:
         raise CaseActionError("The clinician has already accepted this session.")
     appointment_notify(appointment_id=appointment.pk, change="proposed")
@@ -281,8 +290,7 @@ def appointment_rematch(*, referral_id: int, appointment_id: int, actor: Abstrac
     that clinician again), the clinician is told, the case goes back to new and matching is
     queued after commit. Point at the matching work's re-match service when it lands.
     """
-    referral = _locked_referral(referral_id)
-    appointment = _locked_live_appointment(referral, appointment_id)
+    appointment, referral = _locked_session(referral_id, appointment_id)
     if appointment.status == A.ACCEPTED:
         raise CaseActionError("The clinician has accepted: cancel or reschedule instead.")
     appointment_expire_and_rematch(
@@ -329,10 +337,8 @@ def referral_close(
 ) -> None:
     """Close the case with an outcome: live sessions are cancelled (clinicians told), the case
     closes, the referrer is told, and an optional note is kept."""
+    live = _locked_live_appointments(referral_id)
     referral = _locked_referral(referral_id)
-    live = Appointment.objects.select_for_update().filter(
-        referral=referral, status__in=Appointment.LIVE_STATUSES
-    )
     for appointment in live:
         _cancel(appointment, actor=actor, reason="case closed")
     referral.closed_outcome = outcome
