@@ -115,14 +115,16 @@ def month_range(from_month: dt.date, to_month: dt.date) -> list[dt.date]:
 def program_stats(
     *, from_month: dt.date, to_month: dt.date, program: Program | None = None
 ) -> list[ProgramStats]:
-    """Figures per program and month between two months inclusive: six aggregate queries
-    (programs, referrals, days to first session, K10, invitations, sessions)."""
+    """Figures per program (the chosen one, else every bookable one) and month between two
+    months inclusive: six aggregate queries (programs, referrals, days to first session, K10,
+    invitations, sessions)."""
     zone = ZoneInfo(settings.TIME_ZONE)
     months = month_range(from_month, to_month)
     start = dt.datetime.combine(months[0], dt.time(0), tzinfo=zone)
     end_month = (months[-1] + dt.timedelta(days=32)).replace(day=1)
     end = dt.datetime.combine(end_month, dt.time(0), tzinfo=zone)
-    programs = list(Program.objects.filter(pk=program.pk) if program else Program.objects.all())
+    chosen = Program.objects.filter(pk=program.pk) if program else Program.objects.filter(is_bookable=True)
+    programs = list(chosen)
     table: dict[tuple[int, dt.date], Figures] = defaultdict(Figures)
     referrals = Referral.objects.filter(
         submitted_at__gte=start, submitted_at__lt=end, program__in=programs
