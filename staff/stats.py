@@ -123,7 +123,11 @@ def program_stats(
     start = dt.datetime.combine(months[0], dt.time(0), tzinfo=zone)
     end_month = (months[-1] + dt.timedelta(days=32)).replace(day=1)
     end = dt.datetime.combine(end_month, dt.time(0), tzinfo=zone)
-    chosen = Program.objects.filter(pk=program.pk) if program else Program.objects.filter(is_bookable=True)
+    chosen = (
+        Program.objects.filter(pk=program.pk)
+        if program
+        else Program.objects.filter(is_bookable=True)
+    )
     programs = list(chosen)
     table: dict[tuple[int, dt.date], Figures] = defaultdict(Figures)
     referrals = Referral.objects.filter(

@@ -38,7 +38,7 @@ def _code_step(client, code, next_url=DASHBOARD, **extra):
 
 
 def _is_signed_in(client) -> bool:
-    return client.get(DASHBOARD).status_code == 200
+    return client.get(reverse("coordinate:counts")).status_code == 200
 
 
 @pytest.fixture
