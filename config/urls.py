@@ -4,6 +4,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
+    path("staff/", include("staff.urls")),
+    path("coordinate/", include("staff.coordinate_urls")),
     path("calendar/", include("notifications.urls")),
     path("", include("referrals.urls")),
 ]

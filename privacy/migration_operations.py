@@ -9,9 +9,9 @@ on PostgreSQL a jsonb column becomes text holding the JSON), then encrypt what i
     ]
 
 Text and JSON columns only: a binary column cannot be converted this way (switch such a field
-before it holds data). Rows are read and written with raw SQL, because the model now expects ciphertext. Values that are
-already tokens under a configured key are left alone, so the step is safe to re-run; reversing
-it decrypts back to plaintext before the reverse AlterField.
+before it holds data). Rows are read and written with raw SQL, because the model now expects
+ciphertext. Values that are already tokens under a configured key are left alone, so the step
+is safe to re-run; reversing it decrypts back to plaintext before the reverse AlterField.
 """
 
 from django.db import migrations

@@ -166,3 +166,14 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
             worker.kill()
             worker.wait()
         log.close()
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    """pytest-django's admin client, signed in with a verified second factor as every staff
+    page (the admin included) requires."""
+    from django.test import Client
+
+    from tests.staff.factories import sign_in_verified
+
+    return sign_in_verified(Client(), admin_user)

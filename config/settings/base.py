@@ -6,6 +6,7 @@ moves the same code onto PostgreSQL and a Redis broker with separate worker and 
 Every variable is listed in .env.example.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import csp.constants as csp
@@ -27,7 +28,8 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 DEMO_MODE = False
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's default site is replaced by one that needs a verified second factor.
+    "staff.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -37,9 +39,14 @@ INSTALLED_APPS = [
     "formtools",
     "csp",
     "privacy",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "referrals",
     "scheduling",
     "notifications",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -51,8 +58,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "staff.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it can turn a lock-out raised anywhere below into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -69,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "referrals.context_processors.crisis_lines",
+                "staff.context_processors.staff_nav",
             ],
         },
     },
@@ -114,6 +126,44 @@ STORAGES = {
 }
 
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
+
+# Staff sign-in: password, then a second factor (django-otp), with django-axes counting failures.
+# https://django-otp-official.readthedocs.io/ and https://django-axes.readthedocs.io/
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "staff:sign_in"
+LOGIN_REDIRECT_URL = "staff:home"
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Sounding Board")
+# After the right password, the code must follow within this many minutes.
+STAFF_SIGN_IN_PENDING_MINUTES = env.int("STAFF_SIGN_IN_PENDING_MINUTES", default=10)
+# How many single-use backup codes a person gets when they set up two-factor sign-in.
+STAFF_BACKUP_CODE_COUNT = env.int("STAFF_BACKUP_CODE_COUNT", default=10)
+# A signed-in staff session ends after this long without a request...
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+# ...and, however busy, this long after sign-in.
+STAFF_SESSION_ABSOLUTE_HOURS = env.int("STAFF_SESSION_ABSOLUTE_HOURS", default=10)
+SESSION_COOKIE_AGE = STAFF_SESSION_ABSOLUTE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# A password reset link works for this long (Django counts seconds).
+PASSWORD_RESET_TIMEOUT = env.int("STAFF_PASSWORD_RESET_HOURS", default=24) * 3600
+# Failed passwords or codes before a lock-out; counted per username and address together, so
+# nobody elsewhere can lock a colleague out, and the cool-off ends every lock-out on its own.
+AXES_FAILURE_LIMIT = env.int("STAFF_SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("STAFF_SIGN_IN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Further tries during a lock-out do not extend it: the cool-off always ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "token"]
+AXES_CLIENT_IP_CALLABLE = "staff.client_ip.client_ip_address"
+AXES_CLIENT_STR_CALLABLE = "staff.client_ip.client_log_label"
+AXES_LOCKOUT_CALLABLE = "staff.views.auth.locked_out"
+# How many reverse proxies we run in front of the app; each appends to X-Forwarded-For, so the
+# client is that many entries from the right. 0: trust only the socket's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Mail: https://docs.djangoproject.com/en/5.2/topics/email/
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="notifications.backends.ConsoleAndEmlFileBackend")
@@ -176,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
     "materialise-slots": {
         "task": "scheduling.tasks.slots_materialise_all",
         "schedule": crontab(minute=15, hour="*/6"),
+    },
+    "urgent-realert": {
+        "task": "staff.tasks.urgent_realert_sweep",
+        "schedule": crontab(minute="*"),
     },
 }
 
@@ -271,6 +325,28 @@ DEFAULT_EXCEPTION_REPORTER = "privacy.reporting.PrivateExceptionReporter"
 
 # Logging: every handler carries the redaction filter (privacy.redaction). Django's own loggers
 # are routed to the same handlers so none bypasses it.
+# Coordinator workspace.
+# An urgent case nobody has acknowledged after this long re-alerts the on-call address...
+STAFF_URGENT_REALERT_MINUTES = env.int("STAFF_URGENT_REALERT_MINUTES", default=15)
+# ...and again each such interval, at most this many times, so a missed case keeps knocking
+# without flooding the on-call inbox overnight.
+STAFF_URGENT_REALERT_MAX_TIMES = env.int("STAFF_URGENT_REALERT_MAX_TIMES", default=4)
+# Rows per page in each dashboard list.
+STAFF_PAGE_SIZE = env.int("STAFF_PAGE_SIZE", default=20)
+# "Upcoming sessions" looks this far ahead; "Recently closed" this far back.
+STAFF_UPCOMING_DAYS = env.int("STAFF_UPCOMING_DAYS", default=14)
+STAFF_RECENTLY_CLOSED_DAYS = env.int("STAFF_RECENTLY_CLOSED_DAYS", default=30)
+# How often an open dashboard asks whether its counts changed (0 turns the check off).
+STAFF_DASHBOARD_POLL_SECONDS = env.int("STAFF_DASHBOARD_POLL_SECONDS", default=60)
+# A coordinator's manual proposal waits this long for the clinician's answer.
+STAFF_MANUAL_PROPOSAL_EXPIRY_HOURS = env.int("STAFF_MANUAL_PROPOSAL_EXPIRY_HOURS", default=48)
+# The highest session limit a coordinator may set for one episode.
+EPISODE_SESSION_LIMIT_MAX = env.int("EPISODE_SESSION_LIMIT_MAX", default=12)
+# Statistics: counts below this are shown as "<5" (and medians of fewer cases are withheld).
+STATS_SMALL_COUNT = env.int("STATS_SMALL_COUNT", default=5)
+# Months shown on the statistics page when no range is chosen.
+STATS_DEFAULT_MONTHS = env.int("STATS_DEFAULT_MONTHS", default=12)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

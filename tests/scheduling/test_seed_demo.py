@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import re
 from collections import Counter
 
 import pytest
@@ -59,8 +60,10 @@ def test_seed_demo_prints_logins_that_open_the_admin_and_the_clinician_record(se
     assert "http://127.0.0.1:8765/admin/" in output
     assert "coordinator / demo-coordinator-pass" in output
     assert "clinician / demo-clinician-pass" in output
+    backup_code = re.search(r"coordinator: (\S+)", output).group(1)
 
-    assert client.login(username="coordinator", password="demo-coordinator-pass")
+    client.post("/staff/sign-in/", {"username": "coordinator", "password": "demo-coordinator-pass"})
+    client.post("/staff/code/", {"token": backup_code})
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/referrals/referral/").status_code == 200
     clinician_user = get_user_model().objects.get(username="clinician")

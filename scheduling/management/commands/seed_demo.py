@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from referrals.models import (
@@ -40,6 +41,7 @@ from scheduling.models import (
 )
 from scheduling.services import slots_materialise
 from scheduling.workflow import appointment_transition
+from staff.demo import demo_staff_prepare
 
 # Shown on screen by `make run`; demo only, never used with production settings.
 DEMO_LOGINS = {
@@ -48,6 +50,8 @@ DEMO_LOGINS = {
 }
 CLINICIANS_PER_PROGRAM = 15
 MAIL_DOMAIN = "demo.soundingboard.test"
+# Staff pages need a second factor; demo logins get single-use backup codes, printed each run.
+DEMO_BACKUP_CODE_COUNT = 5
 
 GIVEN_NAMES = [
     "Aisha", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Isla", "Jonah", "Kiri",
@@ -119,6 +123,14 @@ class Command(BaseCommand):
             groups = _groups()
             _coordinator_login(groups["coordinator"])
             clinicians = _clinicians(today=today, clinician_group=groups["clinician"])
+            backup_codes = {
+                username: demo_staff_prepare(
+                    user=get_user_model().objects.get(username=username),
+                    group=username,
+                    count=DEMO_BACKUP_CODE_COUNT,
+                )
+                for username in DEMO_LOGINS
+            }
         for clinician in clinicians:
             slots_materialise(clinician_id=clinician.pk)
         with transaction.atomic():
@@ -127,20 +139,25 @@ class Command(BaseCommand):
             options["site_url"].rstrip("/"),
             clinicians=clinicians,
             referral_count=referral_count,
+            backup_codes=backup_codes,
             seconds=time.monotonic() - started,
         )
 
-    def _print_summary(self, site_url, *, clinicians, referral_count, seconds):
+    def _print_summary(self, site_url, *, clinicians, referral_count, backup_codes, seconds):
         demo_clinician = Clinician.objects.get(user__username="clinician")
         slot_count = Slot.objects.filter(is_offered=True, starts_at__gte=timezone.now()).count()
         lines = [
             "",
             "Sounding Board demo — demo data and demo passwords only, never for real use.",
             f"  Site:   {site_url}/",
-            f"  Admin:  {site_url}/{settings.ADMIN_URL}",
+            f"  Staff sign-in: {site_url}{reverse('staff:sign_in')}  (then the workspace, and the"
+            f" admin at {site_url}/{settings.ADMIN_URL})",
             f"  Coordinator login: coordinator / {DEMO_LOGINS['coordinator']}",
             f"  Clinician login:   clinician / {DEMO_LOGINS['clinician']}"
             f"  ({demo_clinician.display_name})",
+            "  The second step asks for a code: use one of these single-use backup codes.",
+            f"    coordinator: {' '.join(backup_codes['coordinator'])}",
+            f"    clinician:   {' '.join(backup_codes['clinician'])}",
             f"  {len(clinicians)} clinicians, {slot_count} open slots over the next "
             f"{settings.SLOT_HORIZON_WEEKS} weeks, {referral_count} demo cases "
             f"(seeded in {seconds:.1f} s).",

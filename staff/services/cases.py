@@ -1,0 +1,353 @@
+"""What a coordinator does to a case. Each function is one transaction; messages go through the
+notifications hand-off points, which write outbox rows in that same transaction.
+
+Raises CaseActionError with a sentence for the coordinator when an action cannot be done now
+(someone else got there first, the case moved on, a field is missing).
+
+Rows are locked appointments first, then the referral, then the slot: the order the clinician's
+reply (scheduling.services.appointments) uses, so the two can never deadlock.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from notifications.services import appointment_notify, referral_notify
+from referrals.models import Episode, Referral
+from referrals.workflow import referral_transition
+from scheduling.models import Appointment, AppointmentEvent, Slot
+from scheduling.tasks import match_referral
+from scheduling.workflow import appointment_transition
+
+from ..models import CaseActivity
+from .assignment import Breach, assignment_checker, sessions_counted
+
+A = Appointment.Status
+R = Referral.Status
+ACTOR_LABEL = "coordinator"
+FINISHED = (R.CLOSED, R.WITHDRAWN)
+
+
+class CaseActionError(Exception):
+    """An action that cannot be done now; str() says why, in words for the coordinator."""
+
+
+class BreachesNotSeen(CaseActionError):
+    """The chosen slot breaks rules the coordinator was not shown; show these and ask again."""
+
+    def __init__(self, breaches: list[Breach]) -> None:
+        super().__init__("This time breaks rules you have not seen yet: check them below.")
+        self.breaches = breaches
+
+
+def _locked_referral(referral_id: int) -> Referral:
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=referral_id)
+    )
+    if referral.status in FINISHED:
+        raise CaseActionError(f"This case is {referral.get_status_display().lower()}.")
+    return referral
+
+
+def _required(text: str, what: str) -> str:
+    text = text.strip()
+    if not text:
+        raise CaseActionError(f"Write {what} first.")
+    return text
+
+
+@transaction.atomic
+def referral_urgent_acknowledge(*, referral_id: int, actor: AbstractBaseUser, note: str) -> None:
+    """A named coordinator takes an urgent case: who, when and their note are recorded, and
+    the case leaves the urgent queue (its status stays diverted). Sends nothing."""
+    referral = _locked_referral(referral_id)
+    note = _required(note, "a note saying what you have done or will do")
+    if referral.status != R.DIVERTED:
+        raise CaseActionError("This case is no longer marked urgent.")
+    if referral.urgent_acknowledged_at is not None:
+        raise CaseActionError("Another coordinator has already acknowledged this case.")
+    referral.urgent_acknowledged_at = timezone.now()
+    referral.urgent_acknowledged_by = actor
+    referral.urgent_acknowledgement_note = note
+    referral.save(
+        update_fields=[
+            "urgent_acknowledged_at",
+            "urgent_acknowledged_by",
+            "urgent_acknowledgement_note",
+            "updated_at",
+        ]
+    )
+
+
+@transaction.atomic
+def case_note_add(*, referral_id: int, actor: AbstractBaseUser, text: str) -> CaseActivity:
+    """Add an internal note to the case. Staff only; sends nothing."""
+    referral = _locked_referral(referral_id)
+    text = _required(text, "the note")
+    return CaseActivity.objects.create(
+        referral=referral, actor=actor, kind=CaseActivity.Kind.NOTE, text=text
+    )
+
+
+@transaction.atomic
+def episode_limit_override(
+    *, referral_id: int, actor: AbstractBaseUser, new_limit: int, reason: str
+) -> Episode:
+    """Set the episode's session limit, with the reason and who did it. Sends nothing."""
+    referral = _locked_referral(referral_id)
+    reason = _required(reason, "the reason for the new limit")
+    if referral.episode_id is None:
+        raise CaseActionError("This case has no episode yet, so it has no session limit.")
+    episode = Episode.objects.select_for_update().get(pk=referral.episode_id)
+    used = sessions_counted(referral)
+    if new_limit < max(used, 1) or new_limit > settings.EPISODE_SESSION_LIMIT_MAX:
+        raise CaseActionError(
+            f"Choose a limit from {max(used, 1)} (sessions already used or booked) "
+            f"to {settings.EPISODE_SESSION_LIMIT_MAX}."
+        )
+    if new_limit == episode.session_limit:
+        raise CaseActionError(f"The limit is already {new_limit}.")
+    previous = episode.session_limit
+    episode.session_limit = new_limit
+    episode.limit_override_reason = reason
+    episode.limit_overridden_by = actor
+    episode.save(update_fields=["session_limit", "limit_override_reason", "limit_overridden_by"])
+    CaseActivity.objects.create(
+        referral=referral,
+        actor=actor,
+        kind=CaseActivity.Kind.LIMIT_OVERRIDDEN,
+        text=f"Session limit {previous} → {new_limit}. {reason}",
+    )
+    return episode
+
+
+@transaction.atomic
+def appointment_assign_manually(
+    *,
+    referral_id: int,
+    slot_id: int,
+    actor: AbstractBaseUser,
+    reason: str,
+    breaches_seen: frozenset[str],
+) -> Appointment:
+    """Propose a session in the chosen slot, replacing the case's current live session if any.
+
+    1. The chosen slot is judged against the matcher's hard rules. A blocking breach (time
+       taken or past, limit reached) stops here; a breach the coordinator was not shown raises
+       BreachesNotSeen; the rest go ahead with the written reason, which is always required.
+    2. The case's live sessions are cancelled and their clinicians told.
+    3. A new proposal is created with the reason and the breaches in its explanation, the case
+       moves to proposed, and the invitation goes to the clinician.
+    """
+    replacing = _locked_live_appointments(referral_id)
+    referral = _locked_referral(referral_id)
+    slot = Slot.objects.select_for_update(of=("self",)).select_related("clinician").get(pk=slot_id)
+    checker = assignment_checker(
+        referral=referral,
+        clinician=slot.clinician,
+        replacing_ids=frozenset(a.pk for a in replacing),
+    )
+    breaches = checker.breaches(slot)
+    blocking = [b for b in breaches if b.is_blocking]
+    if blocking:
+        raise CaseActionError(" ".join(b.message for b in blocking))
+    if {b.code for b in breaches} - breaches_seen:
+        raise BreachesNotSeen(breaches)
+    reason = _required(reason, "why you are assigning this session yourself")
+    for appointment in replacing:
+        _cancel(appointment, actor=actor, reason="replaced by a coordinator's assignment")
+    appointment = _propose(referral, slot, checker.sessions_after_assignment, breaches, actor)
+    appointment.manual_assignment_reason = reason
+    appointment.save(update_fields=["manual_assignment_reason"])
+    if referral.status != R.PROPOSED:
+        referral_transition(
+            referral, R.PROPOSED, actor=actor, actor_label=ACTOR_LABEL, reason="manual assignment"
+        )
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
+    return appointment
+
+
+def _propose(
+    referral: Referral,
+    slot: Slot,
+    session_number: int,
+    breaches: list[Breach],
+    actor: AbstractBaseUser,
+) -> Appointment:
+    clinician = slot.clinician
+    wanted = referral.modality
+    offers = {"phone": clinician.offers_phone, "video": clinician.offers_video}
+    modality = wanted if offers.get(wanted) else ("phone" if clinician.offers_phone else "video")
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.create(
+                referral=referral,
+                slot=slot,
+                clinician=clinician,
+                session_number=session_number,
+                modality=modality,
+                expires_at=timezone.now()
+                + dt.timedelta(hours=settings.STAFF_MANUAL_PROPOSAL_EXPIRY_HOURS),
+                match_explanation={
+                    "method": "manual",
+                    "assigned_by": actor.get_username(),
+                    "breaches": [{"code": b.code, "message": b.message} for b in breaches],
+                },
+            )
+    except IntegrityError as error:
+        raise CaseActionError("Someone else has just taken this time.") from error
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        to_status=appointment.status,
+        actor=actor,
+        actor_label=ACTOR_LABEL,
+        reason="manual assignment",
+    )
+    return appointment
+
+
+def _cancel(appointment: Appointment, *, actor: AbstractBaseUser, reason: str) -> None:
+    appointment_transition(
+        appointment, A.CANCELLED, actor=actor, actor_label=ACTOR_LABEL, reason=reason
+    )
+    appointment_notify(appointment_id=appointment.pk, change="cancelled")
+
+
+def _locked_live_appointments(referral_id: int) -> list[Appointment]:
+    return list(
+        Appointment.objects.select_for_update().filter(
+            referral_id=referral_id, status__in=Appointment.LIVE_STATUSES
+        )
+    )
+
+
+def _locked_session(referral_id: int, appointment_id: int) -> tuple[Appointment, Referral]:
+    """The case's live session and the case, locked in that order."""
+    appointment = (
+        Appointment.objects.select_for_update()
+        .filter(pk=appointment_id, referral_id=referral_id)
+        .first()
+    )
+    referral = _locked_referral(referral_id)
+    if appointment is None or appointment.status not in Appointment.LIVE_STATUSES:
+        raise CaseActionError("That session is no longer open.")
+    return appointment, referral
+
+
+def _has_other_live(referral: Referral, appointment: Appointment) -> bool:
+    return (
+        Appointment.objects.filter(referral=referral, status__in=Appointment.LIVE_STATUSES)
+        .exclude(pk=appointment.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def appointment_cancel_by_coordinator(
+    *, referral_id: int, appointment_id: int, actor: AbstractBaseUser, reason: str
+) -> None:
+    """Cancel a live session with a reason and tell its clinician; with no other live session
+    the case is held for a coordinator to find the next step."""
+    appointment, referral = _locked_session(referral_id, appointment_id)
+    reason = _required(reason, "the reason for cancelling")
+    _cancel(appointment, actor=actor, reason=reason)
+    if referral.status in (R.PROPOSED, R.BOOKED) and not _has_other_live(referral, appointment):
+        referral.hold_reason = "Session cancelled by a coordinator"
+        referral.save(update_fields=["hold_reason", "updated_at"])
+        referral_transition(
+            referral, R.HELD, actor=actor, actor_label=ACTOR_LABEL, reason="session cancelled"
+        )
+
+
+@transaction.atomic
+def appointment_invitation_resend(
+    *, referral_id: int, appointment_id: int, actor: AbstractBaseUser
+) -> None:
+    """Send an unanswered invitation to the clinician again (same UID and sequence).
+
+    SEAM: goes through notifications.services.appointment_notify(change="proposed"); point it at
+    the calendar work's re-send when that lands.
+    """
+    appointment, referral = _locked_session(referral_id, appointment_id)
+    if appointment.status == A.ACCEPTED:
+        raise CaseActionError("The clinician has already accepted this session.")
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
+    CaseActivity.objects.create(
+        referral=referral, actor=actor, kind=CaseActivity.Kind.INVITATION_RESENT
+    )
+
+
+@transaction.atomic
+def appointment_rematch(*, referral_id: int, appointment_id: int, actor: AbstractBaseUser) -> None:
+    """Give up on an unanswered proposal and ask the matcher for someone else.
+
+    SEAM: the proposal ends as expired (so the matcher, like after a real expiry, does not ask
+    that clinician again), the clinician is told, the case goes back to new and matching is
+    queued after commit. Point at the matching work's re-match service when it lands.
+    """
+    appointment, referral = _locked_session(referral_id, appointment_id)
+    if appointment.status == A.ACCEPTED:
+        raise CaseActionError("The clinician has accepted: cancel or reschedule instead.")
+    appointment_expire_and_rematch(
+        referral, appointment, actor=actor, reason="coordinator asked to re-match"
+    )
+    CaseActivity.objects.create(
+        referral=referral, actor=actor, kind=CaseActivity.Kind.REMATCH_REQUESTED
+    )
+
+
+def appointment_expire_and_rematch(
+    referral: Referral, appointment: Appointment, *, actor: AbstractBaseUser, reason: str
+) -> None:
+    """End an unanswered proposal as expired, tell its clinician, and send the case back to the
+    matcher if nothing else is live. The caller holds the transaction and both row locks."""
+    appointment_transition(
+        appointment, A.EXPIRED, actor=actor, actor_label=ACTOR_LABEL, reason=reason
+    )
+    appointment_notify(appointment_id=appointment.pk, change="expired")
+    if referral.status == R.PROPOSED and not _has_other_live(referral, appointment):
+        referral_transition(referral, R.NEW, actor=actor, actor_label=ACTOR_LABEL, reason=reason)
+        match_referral.delay_on_commit(referral.pk)
+
+
+@transaction.atomic
+def referral_match_request(*, referral_id: int, actor: AbstractBaseUser) -> None:
+    """Send a waiting case (new, unmatched, held, or an acknowledged urgent one) to the matcher:
+    it becomes new and matching is queued after commit."""
+    referral = _locked_referral(referral_id)
+    if referral.status == R.DIVERTED and referral.urgent_acknowledged_at is None:
+        raise CaseActionError("Acknowledge this urgent case before offering a session.")
+    if referral.status not in (R.NEW, R.UNMATCHED, R.HELD, R.DIVERTED):
+        raise CaseActionError("This case already has a session offered or booked.")
+    if referral.status != R.NEW:
+        referral_transition(
+            referral, R.NEW, actor=actor, actor_label=ACTOR_LABEL, reason="sent to the matcher"
+        )
+    match_referral.delay_on_commit(referral.pk)
+
+
+@transaction.atomic
+def referral_close(
+    *, referral_id: int, actor: AbstractBaseUser, outcome: str, outcome_label: str, note: str = ""
+) -> None:
+    """Close the case with an outcome: live sessions are cancelled (clinicians told), the case
+    closes, the referrer is told, and an optional note is kept."""
+    live = _locked_live_appointments(referral_id)
+    referral = _locked_referral(referral_id)
+    for appointment in live:
+        _cancel(appointment, actor=actor, reason="case closed")
+    referral.closed_outcome = outcome
+    referral.save(update_fields=["closed_outcome", "updated_at"])
+    referral_transition(
+        referral, R.CLOSED, actor=actor, actor_label=ACTOR_LABEL, reason=outcome_label
+    )
+    if note.strip():
+        CaseActivity.objects.create(
+            referral=referral, actor=actor, kind=CaseActivity.Kind.NOTE, text=note.strip()
+        )
+    referral_notify(referral_id=referral.pk, change="closed")

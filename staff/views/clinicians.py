@@ -1,0 +1,224 @@
+"""Coordinators looking after clinicians: profiles, weekly availability, leave, deactivation."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from scheduling.models import Appointment, Clinician
+
+from .. import access, selectors
+from ..forms.clinicians import (
+    AccountForm,
+    AvailabilityRuleForm,
+    ClinicianForm,
+    DeactivateForm,
+    ReactivateForm,
+    TimeOffForm,
+)
+from ..services import clinicians as clinician_services
+
+M2M_FIELDS = ("programs", "districts", "facilities")
+
+
+def _clinician(clinician_id: int) -> Clinician:
+    return get_object_or_404(Clinician.objects.select_related("user"), pk=clinician_id)
+
+
+def _profile(form: ClinicianForm) -> tuple[dict, dict]:
+    data = dict(form.cleaned_data)
+    return {k: v for k, v in data.items() if k not in M2M_FIELDS}, {k: data[k] for k in M2M_FIELDS}
+
+
+@access.coordinator_required
+def clinician_list(request: HttpRequest) -> HttpResponse:
+    clinicians = Clinician.objects.prefetch_related("programs").order_by(
+        "-is_active", "display_name"
+    )
+    return render(request, "staff/clinician_list.html", {"clinicians": clinicians})
+
+
+@access.coordinator_required
+def clinician_create(request: HttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    account_form = AccountForm(data, prefix="account")
+    form = ClinicianForm(data, prefix="clinician")
+    if request.method == "POST" and account_form.is_valid() and form.is_valid():
+        profile, related = _profile(form)
+        try:
+            clinician = clinician_services.clinician_create(
+                account=account_form.cleaned_data,
+                profile=profile,
+                base_url=settings.SITE_URL,
+                **related,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"{clinician.display_name} added. They will get an email to choose a password "
+                "and set up two-factor sign-in.",
+            )
+            return redirect("coordinate:clinician", clinician_id=clinician.pk)
+    context = {"account_form": account_form, "form": form}
+    return render(request, "staff/clinician_form.html", context, status=400 if data else 200)
+
+
+@access.coordinator_required
+def clinician_edit(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    clinician = _clinician(clinician_id)
+    data = request.POST if request.method == "POST" else None
+    form = ClinicianForm(data, instance=clinician, prefix="clinician")
+    if request.method == "POST" and form.is_valid():
+        profile, related = _profile(form)
+        clinician_services.clinician_update(clinician_id=clinician.pk, profile=profile, **related)
+        messages.success(request, "Profile saved.")
+        return redirect("coordinate:clinician", clinician_id=clinician.pk)
+    context = {
+        "clinician": clinician,
+        "form": form,
+        "to_move": selectors.sessions_to_move(clinician) if not clinician.is_active else None,
+    }
+    return render(request, "staff/clinician_form.html", context, status=400 if data else 200)
+
+
+@access.coordinator_required
+def availability(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    """The clinician's weekly rules. A new rule can be previewed (the slots it would add) and
+    then saved, which brings their slots in line."""
+    clinician = _clinician(clinician_id)
+    form = AvailabilityRuleForm(request.POST if request.method == "POST" else None)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("action") == "save":
+            clinician_services.availability_rule_add(clinician=clinician, window=form.window())
+            messages.success(request, "Weekly availability saved and slots updated.")
+            return redirect("coordinate:availability", clinician_id=clinician.pk)
+        preview = _added_slots(clinician, form)
+    context = {
+        "clinician": clinician,
+        "rules": clinician.availability_rules.all(),
+        "form": form,
+        "preview": preview,
+    }
+    return render(request, "staff/availability.html", context)
+
+
+def _added_slots(clinician: Clinician, form: AvailabilityRuleForm) -> list:
+    windows, leave = clinician_services.current_windows_and_leave(clinician)
+    before = set(clinician_services.slots_preview(clinician, windows=windows, time_off=leave))
+    after = clinician_services.slots_preview(
+        clinician, windows=[*windows, form.window()], time_off=leave
+    )
+    return [slot for slot in after if slot not in before]
+
+
+@access.coordinator_required
+@require_POST
+def availability_delete(request: HttpRequest, clinician_id: int, rule_id: int) -> HttpResponse:
+    clinician = _clinician(clinician_id)
+    clinician_services.availability_rule_delete(clinician=clinician, rule_id=rule_id)
+    messages.success(request, "Rule removed; open slots it made are withdrawn.")
+    return redirect("coordinate:availability", clinician_id=clinician.pk)
+
+
+@access.coordinator_required
+def leave(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    """The clinician's leave. New leave can be previewed (the slots it withdraws and the
+    sessions already inside it) and then saved."""
+    clinician = _clinician(clinician_id)
+    data = request.POST if request.method == "POST" else None
+    form = TimeOffForm(data, time_zone=clinician.time_zone)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        starts_at, ends_at = form.cleaned_data["starts_at"], form.cleaned_data["ends_at"]
+        if request.POST.get("action") == "save":
+            clinician_services.time_off_add(
+                clinician=clinician,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                note=form.cleaned_data["note"],
+            )
+            messages.success(request, "Leave saved; open slots inside it are withdrawn.")
+            return redirect("coordinate:leave", clinician_id=clinician.pk)
+        preview = _leave_preview(clinician, starts_at, ends_at)
+    time_off = [
+        (
+            entry,
+            clinician_services.sessions_clashing_with(clinician, entry.starts_at, entry.ends_at),
+        )
+        for entry in clinician.time_off.filter(ends_at__gte=timezone.now())
+    ]
+    context = {"clinician": clinician, "form": form, "preview": preview, "time_off": time_off}
+    return render(request, "staff/leave.html", context)
+
+
+def _leave_preview(clinician: Clinician, starts_at, ends_at) -> dict:
+    windows, leave = clinician_services.current_windows_and_leave(clinician)
+    before = clinician_services.slots_preview(clinician, windows=windows, time_off=leave)
+    after = set(
+        clinician_services.slots_preview(
+            clinician, windows=windows, time_off=[*leave, (starts_at, ends_at)]
+        )
+    )
+    return {
+        "withdrawn": [slot for slot in before if slot not in after],
+        "clashes": clinician_services.sessions_clashing_with(clinician, starts_at, ends_at),
+    }
+
+
+@access.coordinator_required
+@require_POST
+def leave_delete(request: HttpRequest, clinician_id: int, time_off_id: int) -> HttpResponse:
+    clinician = _clinician(clinician_id)
+    clinician_services.time_off_delete(clinician=clinician, time_off_id=time_off_id)
+    messages.success(request, "Leave removed; the slots it covered are offered again.")
+    return redirect("coordinate:leave", clinician_id=clinician.pk)
+
+
+@access.coordinator_required
+def clinician_deactivate(request: HttpRequest, clinician_id: int) -> HttpResponse:
+    """Confirm, then stop offering the clinician: unanswered proposals go back to the matcher
+    and booked sessions are listed to move. An inactive clinician can be reactivated here."""
+    clinician = _clinician(clinician_id)
+    if not clinician.is_active:
+        return _reactivate(request, clinician)
+    form = DeactivateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        result = clinician_services.clinician_deactivate(
+            clinician_id=clinician.pk,
+            actor=request.user,
+            disable_sign_in=form.cleaned_data["disable_sign_in"],
+        )
+        messages.success(
+            request,
+            f"{clinician.display_name} is no longer offered. {result.rematched} unanswered "
+            "proposal(s) went back to the matcher.",
+        )
+        return redirect("coordinate:clinician", clinician_id=clinician.pk)
+    pending = Appointment.objects.filter(
+        clinician=clinician, status__in=(Appointment.Status.PROPOSED, Appointment.Status.TENTATIVE)
+    ).select_related("referral", "slot")
+    context = {
+        "clinician": clinician,
+        "form": form,
+        "pending": pending,
+        "to_move": selectors.sessions_to_move(clinician),
+    }
+    return render(request, "staff/clinician_deactivate.html", context)
+
+
+def _reactivate(request: HttpRequest, clinician: Clinician) -> HttpResponse:
+    form = ReactivateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        clinician_services.clinician_reactivate(
+            clinician_id=clinician.pk, enable_sign_in=form.cleaned_data["enable_sign_in"]
+        )
+        messages.success(request, f"{clinician.display_name} is offered to the matcher again.")
+        return redirect("coordinate:clinician", clinician_id=clinician.pk)
+    context = {"clinician": clinician, "form": form}
+    return render(request, "staff/clinician_reactivate.html", context)

@@ -1,0 +1,190 @@
+"""Every staff URL against every kind of visitor: who gets in, who is sent to sign in or to the
+code step, and who is refused.
+
+The URL list is checked against the URL configuration, so a new staff URL fails here until it
+has a row. Roles are built in ROLES; to add the referrer's signed link once the referrer portal
+exists, add a role that opens such a link in the client and expect it everywhere to be treated
+like "anonymous" (a signed link grants a referrer their own case only, never a staff page).
+"""
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from scheduling.models import AvailabilityRule, TimeOff
+from tests.referrals.factories import ReferralFactory
+from tests.scheduling.factories import AppointmentFactory, SlotFactory
+from tests.staff.factories import MODEL_BACKEND, sign_in_verified, staff_user
+
+# Who may reach a URL:
+PUBLIC = "public"  # no check: sign-in and password reset
+SIGNING_IN = "signing_in"  # the code and set-up steps: someone part-way through signing in
+VERIFIED = "verified"  # any account with a verified second factor
+OWN_WEEK = "own_week"  # coordinators, and the clinician whose week it is
+COORDINATOR = "coordinator"  # coordinators and admins only
+DJANGO_ADMIN = "django_admin"  # verified accounts with Django's is_staff
+
+# (url name, kwargs key, audience, status a permitted GET gets, whether POST is tried)
+URLS = [
+    ("staff:sign_in", None, PUBLIC, 200, False),
+    ("staff:verify", None, SIGNING_IN, 200, False),
+    ("staff:enrol", None, SIGNING_IN, 200, False),
+    ("staff:sign_out", None, PUBLIC, 405, False),
+    ("staff:password_reset", None, PUBLIC, 200, False),
+    ("staff:password_reset_sent", None, PUBLIC, 200, False),
+    ("staff:password_reset_confirm", "reset", PUBLIC, 302, False),
+    ("staff:password_reset_done", None, PUBLIC, 200, False),
+    ("staff:home", None, VERIFIED, 302, False),
+    ("staff:backup_codes", None, VERIFIED, 200, True),
+    ("staff:clinician_week", "clinician", OWN_WEEK, 200, False),
+    ("coordinate:dashboard", None, COORDINATOR, 200, False),
+    ("coordinate:counts", None, COORDINATOR, 200, False),
+    ("coordinate:case", "case", COORDINATOR, 200, False),
+    ("coordinate:case_reveal", "case", COORDINATOR, 405, True),
+    ("coordinate:case_acknowledge", "case", COORDINATOR, 405, True),
+    ("coordinate:case_assign", "case", COORDINATOR, 200, True),
+    ("coordinate:case_match", "case", COORDINATOR, 405, True),
+    ("coordinate:case_limit", "case", COORDINATOR, 405, True),
+    ("coordinate:case_note", "case", COORDINATOR, 405, True),
+    ("coordinate:case_close", "case", COORDINATOR, 405, True),
+    ("coordinate:appointment_cancel", "appointment", COORDINATOR, 405, True),
+    ("coordinate:appointment_resend", "appointment", COORDINATOR, 405, True),
+    ("coordinate:appointment_rematch", "appointment", COORDINATOR, 405, True),
+    ("coordinate:clinicians", None, COORDINATOR, 200, False),
+    ("coordinate:clinician_create", None, COORDINATOR, 200, True),
+    ("coordinate:clinician", "clinician", COORDINATOR, 200, True),
+    ("coordinate:availability", "clinician", COORDINATOR, 200, True),
+    ("coordinate:availability_delete", "rule", COORDINATOR, 405, True),
+    ("coordinate:leave", "clinician", COORDINATOR, 200, True),
+    ("coordinate:leave_delete", "time_off", COORDINATOR, 405, True),
+    ("coordinate:clinician_deactivate", "clinician", COORDINATOR, 200, True),
+    ("coordinate:stats", None, COORDINATOR, 200, False),
+    ("coordinate:stats_csv", None, COORDINATOR, 200, False),
+    ("admin:index", None, DJANGO_ADMIN, 200, False),
+]
+
+ROLES = ["anonymous", "unverified", "clinician_a", "clinician_b", "coordinator", "admin"]
+
+
+def _sign_in(user) -> Client:
+    return sign_in_verified(Client(), user)
+
+
+def _client_for(role: str, people: dict) -> Client:
+    if role == "anonymous":
+        return Client()
+    if role == "unverified":
+        client = Client()
+        client.force_login(people["coordinator"], backend=MODEL_BACKEND)
+        return client
+    return _sign_in(people[role])
+
+
+def _expected(role: str, audience: str, status_if_allowed: int) -> object:
+    """What this role should get: a status, or where it is redirected."""
+    if audience == PUBLIC:
+        return None  # anyone; checked only for never being refused or failing
+    if role == "anonymous":
+        return "sign_in"
+    if audience == SIGNING_IN:
+        # part-way through: shown the step (or sent on to the other step); signed in: sent on
+        return None if role == "unverified" else 302
+    if role == "unverified":
+        return "verify"
+    allowed = {
+        VERIFIED: True,
+        OWN_WEEK: role in ("clinician_a", "coordinator", "admin"),
+        COORDINATOR: role in ("coordinator", "admin"),
+        DJANGO_ADMIN: role == "admin",
+    }[audience]
+    return status_if_allowed if allowed else 403
+
+
+def _outcome(response) -> object:
+    if response.status_code == 302:
+        location = response["Location"]
+        if location.startswith(reverse("staff:sign_in")):
+            return "sign_in"
+        if location.startswith(reverse("staff:verify")):
+            return "verify"
+    return response.status_code
+
+
+@pytest.fixture
+def people(db, clinician_a, clinician_b):
+    return {
+        "coordinator": staff_user("coordinator", username="coord"),
+        "admin": staff_user("admin", username="admin1", is_staff=True),
+        "clinician_a": clinician_a.user,
+        "clinician_b": clinician_b.user,
+        "clinician_profile": clinician_a,
+    }
+
+
+def _kwargs(people) -> dict:
+    clinician = people["clinician_profile"]
+    referral = ReferralFactory(status="proposed")
+    appointment = AppointmentFactory(referral=referral, slot=SlotFactory(clinician=clinician))
+    rule = AvailabilityRule.objects.create(
+        clinician=clinician,
+        weekday=0,
+        starts_at_time="09:00",
+        ends_at_time="10:00",
+        valid_from_on="2026-01-05",
+    )
+    time_off = TimeOff.objects.create(
+        clinician=clinician, starts_at=appointment.slot.starts_at, ends_at=appointment.slot.ends_at
+    )
+    user = people["coordinator"]
+    return {
+        None: {},
+        "case": {"reference": referral.reference},
+        "appointment": {"reference": referral.reference, "appointment_id": appointment.pk},
+        "clinician": {"clinician_id": clinician.pk},
+        "rule": {"clinician_id": clinician.pk, "rule_id": rule.pk},
+        "time_off": {"clinician_id": clinician.pk, "time_off_id": time_off.pk},
+        "reset": {
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    }
+
+
+def test_every_staff_url_is_in_the_matrix():
+    names = set()
+
+    def walk(patterns, namespace):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and namespace in ("staff", "coordinate"):
+                names.add(f"{namespace}:{pattern.name}")
+
+    walk(get_resolver().url_patterns, None)
+    assert names == {name for name, *_rest in URLS if not name.startswith("admin:")}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_exactly_the_staff_pages_meant_for_it(role, people):
+    kwargs = _kwargs(people)
+    client = _client_for(role, people)
+    wrong = []
+    for name, key, audience, status_if_allowed, try_post in URLS:
+        url = reverse(name, kwargs=kwargs[key])
+        expected = _expected(role, audience, status_if_allowed)
+        got = _outcome(client.get(url))
+        if (expected is None and got in (403, 500)) or (expected is not None and got != expected):
+            wrong.append(f"GET {name}: expected {expected}, got {got}")
+        if try_post:
+            got = _outcome(client.post(url, {}))
+            post_expected = expected
+            if expected in (200, 405, 302):
+                post_expected = "allowed"
+                if got in (200, 302, 400):
+                    continue
+            if got != post_expected:
+                wrong.append(f"POST {name}: expected {post_expected}, got {got}")
+    assert wrong == []
