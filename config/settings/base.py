@@ -109,6 +109,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# A plain page a person can act on, rather than the developer explanation.
+CSRF_FAILURE_VIEW = "referrals.views.csrf_failure"
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 # Mail: https://docs.djangoproject.com/en/5.2/topics/email/
@@ -160,6 +162,34 @@ CELERY_BEAT_SCHEDULE = {
 SLOT_HORIZON_WEEKS = env.int("SLOT_HORIZON_WEEKS", default=8)
 SLOT_MINUTES = env.int("SLOT_MINUTES", default=60)
 REFERENCE_CODE_LENGTH = env.int("REFERENCE_CODE_LENGTH", default=6)
+
+# The self-referral wizard.
+# Finished referrals (including urgent ones) accepted from one client IP per window; beyond it
+# the person sees a clear page and keeps their answers. Signed-in phone intake is exempt.
+REFERRAL_SUBMISSIONS_PER_IP = env.int("REFERRAL_SUBMISSIONS_PER_IP", default=10)
+REFERRAL_SUBMISSION_WINDOW_SECONDS = env.int("REFERRAL_SUBMISSION_WINDOW_SECONDS", default=3600)
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0 trusts only
+# REMOTE_ADDR; 1 (one nginx or load balancer) takes the last address it appended.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The optional "what's going on" free text; the limit is shown to the person.
+REFERRAL_DETAILS_MAX_LENGTH = env.int("REFERRAL_DETAILS_MAX_LENGTH", default=1000)
+# The confirmation page's promise of when the person hears from us.
+REFERRAL_CONTACT_WITHIN_WORKING_DAYS = env.int("REFERRAL_CONTACT_WITHIN_WORKING_DAYS", default=2)
+# Drs4Drs "talk to a counsellor now": how soon an on-duty counsellor's slot must start.
+URGENT_CONSULT_WITHIN_MINUTES = env.int("URGENT_CONSULT_WITHIN_MINUTES", default=60)
+
+# The cache holds the submission rate-limit counters, so with Redis it is shared by every web
+# process; short socket timeouts keep a Redis outage from stalling a request (the limiter then
+# lets the referral through). https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "sb",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 
 LOGGING = {
     "version": 1,
