@@ -270,7 +270,7 @@ class AboutYouForm(StepForm):
     )
     preferred_name = forms.CharField(
         label="Preferred name (optional)",
-        help_text="What we should call them when we get in touch.",
+        help_text="The name to use when we get in touch.",
         max_length=100,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
@@ -293,7 +293,7 @@ class AboutYouForm(StepForm):
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel", "type": "tel"}),
     )
     contact_method = forms.ChoiceField(
-        label="How should we contact them first?",
+        label="How should we get in touch first?",
         choices=Referral.ContactMethod.choices,
         initial=Referral.ContactMethod.EMAIL,
         widget=forms.RadioSelect,
@@ -433,10 +433,14 @@ class ReasonsForm(StepForm):
 
 
 class SafetyForm(StepForm):
+    """The safety questions. Every one is needed unless the answers given are already urgent:
+    a person who says they are not safe goes straight to help, whatever else they left."""
+
     is_safe_now = forms.ChoiceField(
         label="Are you safe right now?",
         choices=[(triage.YES, "Yes"), (triage.NO, "No"), (triage.NOT_SURE, "Not sure")],
         widget=forms.RadioSelect,
+        required=False,
         error_messages={"required": "Tell us whether you are safe right now."},
     )
     self_harm_thoughts = forms.ChoiceField(
@@ -451,6 +455,7 @@ class SafetyForm(StepForm):
             ("nearly_every_day", "Nearly every day"),
         ],
         widget=forms.RadioSelect,
+        required=False,
         error_messages={"required": "Choose how often you have had these thoughts."},
     )
     has_plan = forms.ChoiceField(
@@ -459,6 +464,7 @@ class SafetyForm(StepForm):
         choices=[(triage.YES, "Yes"), (triage.NO, "No"), (triage.NOT_SURE, "Not sure")],
         widget=forms.RadioSelect,
         required=False,
+        error_messages={"required": "Tell us whether you have a plan or intend to act."},
     )
     recent_self_harm = forms.ChoiceField(
         label="Have you harmed yourself, or tried to, in the last month?",
@@ -468,33 +474,42 @@ class SafetyForm(StepForm):
             (triage.PREFER_NOT_TO_SAY, "I would prefer not to say"),
         ],
         widget=forms.RadioSelect,
+        required=False,
         error_messages={"required": "Answer whether you have harmed yourself in the last month."},
     )
     worried_harm_others = forms.ChoiceField(
         label="Are you worried you might harm someone else?",
         choices=[(triage.YES, "Yes"), (triage.NO, "No")],
         widget=forms.RadioSelect,
+        required=False,
         error_messages={"required": "Answer whether you are worried you might harm someone."},
+    )
+
+    QUESTIONS = (
+        "is_safe_now",
+        "self_harm_thoughts",
+        "has_plan",
+        "recent_self_harm",
+        "worried_harm_others",
     )
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        thoughts = cleaned.get("self_harm_thoughts")
-        if thoughts == triage.NOT_AT_ALL:
-            cleaned["has_plan"] = ""
-        elif thoughts and not cleaned.get("has_plan"):
-            self.add_error("has_plan", "Tell us whether you have a plan or intend to act.")
+        if self.errors:  # an answer that is not one of the choices
+            return cleaned
+        if cleaned.get("self_harm_thoughts") == triage.NOT_AT_ALL:
+            cleaned["has_plan"] = triage.NOT_ANSWERED
+        answers = self.answers()
+        if not triage.is_urgent(answers) and not answers.is_complete:
+            for name in self.QUESTIONS:
+                if not cleaned.get(name) and (name != "has_plan" or answers.has_thoughts):
+                    self.add_error(name, self.fields[name].error_messages["required"])
         return cleaned
 
     def answers(self, *, k10: tuple[int, ...] | None = None) -> triage.SafetyAnswers:
         data = self.cleaned_data
         return triage.SafetyAnswers(
-            is_safe_now=data["is_safe_now"],
-            self_harm_thoughts=data["self_harm_thoughts"],
-            has_plan=data["has_plan"],
-            recent_self_harm=data["recent_self_harm"],
-            worried_harm_others=data["worried_harm_others"],
-            k10=k10,
+            **{name: data.get(name) or triage.NOT_ANSWERED for name in self.QUESTIONS}, k10=k10
         )
 
 

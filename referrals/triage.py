@@ -16,6 +16,10 @@ Questions:
                              yes / no / prefer_not_to_say
   (e) worried_harm_others    Worried you might harm someone else?  yes / no
   (f) k10                    Optional: the ten Kessler (K10) answers, each 1–5 (score 10–50).
+
+An empty answer means "not answered". Urgent rules act on whatever was answered, so a person
+who says they are not safe is diverted without having to answer the rest; a non-urgent
+assessment needs every question answered (`is_complete`).
 """
 
 from collections.abc import Callable, Sequence
@@ -33,6 +37,7 @@ K10_ITEM_MIN, K10_ITEM_MAX = 1, 5
 YES, NO, NOT_SURE = "yes", "no", "not_sure"
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
 NOT_AT_ALL = "not_at_all"
+NOT_ANSWERED = ""
 
 SAFE_NOW_CHOICES = (YES, NO, NOT_SURE)
 THOUGHTS_CHOICES = (NOT_AT_ALL, "several_days", "more_than_half", "nearly_every_day")
@@ -55,7 +60,7 @@ class InvalidAnswers(ValueError):
 class SafetyAnswers:
     is_safe_now: str
     self_harm_thoughts: str
-    has_plan: str  # "" when (b) is not_at_all: the question was not asked
+    has_plan: str  # NOT_ANSWERED when (b) is not_at_all: the question was not asked
     recent_self_harm: str
     worried_harm_others: str
     k10: tuple[int, ...] | None = None
@@ -63,10 +68,9 @@ class SafetyAnswers:
     def __post_init__(self) -> None:
         _check_choice("is_safe_now", self.is_safe_now, SAFE_NOW_CHOICES)
         _check_choice("self_harm_thoughts", self.self_harm_thoughts, THOUGHTS_CHOICES)
-        if self.has_thoughts:
-            _check_choice("has_plan", self.has_plan, PLAN_CHOICES)
-        elif self.has_plan:
+        if self.self_harm_thoughts == NOT_AT_ALL and self.has_plan:
             raise InvalidAnswers("has_plan is only asked when there are thoughts of self-harm")
+        _check_choice("has_plan", self.has_plan, PLAN_CHOICES)
         _check_choice("recent_self_harm", self.recent_self_harm, SELF_HARM_CHOICES)
         _check_choice("worried_harm_others", self.worried_harm_others, HARM_OTHERS_CHOICES)
         if self.k10 is not None:
@@ -74,7 +78,20 @@ class SafetyAnswers:
 
     @property
     def has_thoughts(self) -> bool:
-        return self.self_harm_thoughts != NOT_AT_ALL
+        return self.self_harm_thoughts not in (NOT_AT_ALL, NOT_ANSWERED)
+
+    @property
+    def is_complete(self) -> bool:
+        """Every question answered that the answers call for."""
+        required = [
+            self.is_safe_now,
+            self.self_harm_thoughts,
+            self.recent_self_harm,
+            self.worried_harm_others,
+        ]
+        if self.has_thoughts:
+            required.append(self.has_plan)
+        return all(required)
 
     @property
     def k10_score(self) -> int | None:
@@ -111,10 +128,12 @@ ROUTINE_RULE = "routine.no_rule_matched"
 
 RULES: tuple[Rule, ...] = (
     Rule("urgent.not_safe_now", Outcome.URGENT, lambda a: a.is_safe_now in (NO, NOT_SURE)),
+    # A plan is only asked about after thoughts of self-harm, so a plan counts unless the
+    # person said they had no such thoughts.
     Rule(
         "urgent.plan_or_intent",
         Outcome.URGENT,
-        lambda a: a.has_thoughts and a.has_plan in (YES, NOT_SURE),
+        lambda a: a.self_harm_thoughts != NOT_AT_ALL and a.has_plan in (YES, NOT_SURE),
     ),
     Rule("urgent.recent_self_harm", Outcome.URGENT, lambda a: a.recent_self_harm == YES),
     Rule("urgent.may_harm_others", Outcome.URGENT, lambda a: a.worried_harm_others == YES),
@@ -133,11 +152,21 @@ RULES: tuple[Rule, ...] = (
 
 
 def assess(answers: SafetyAnswers) -> TriageResult:
-    """The outcome of the first rule that applies, or ROUTINE when none does."""
-    for rule in RULES:
+    """The outcome of the first rule that applies, or ROUTINE when none does.
+
+    Only an urgent outcome may rest on incomplete answers; otherwise InvalidAnswers.
+    """
+    if not answers.is_complete and not is_urgent(answers):
+        raise InvalidAnswers("every safety question needs an answer")
+    for rule in RULES:  # urgent rules come first
         if rule.applies(answers):
             return TriageResult(rule.outcome, rule.name, RULE_VERSION, answers.k10_score)
     return TriageResult(Outcome.ROUTINE, ROUTINE_RULE, RULE_VERSION, answers.k10_score)
+
+
+def is_urgent(answers: SafetyAnswers) -> bool:
+    """True when the answers given so far, however few, already make the outcome urgent."""
+    return any(rule.applies(answers) for rule in RULES if rule.outcome == Outcome.URGENT)
 
 
 def k10_score(items: Sequence[int]) -> int:
@@ -152,5 +181,5 @@ def k10_score(items: Sequence[int]) -> int:
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
+    if value != NOT_ANSWERED and value not in choices:
         raise InvalidAnswers(f"{name} must be one of {', '.join(choices)}")

@@ -235,10 +235,7 @@ class ReferralWizard(NamedUrlSessionWizardView):
         return super().post(*args, **kwargs)
 
     def render_next_step(self, form, **kwargs) -> HttpResponse:
-        if (
-            self.steps.current == "safety"
-            and triage.assess(form.answers()).outcome == triage.Outcome.URGENT
-        ):
+        if self.steps.current == "safety" and triage.is_urgent(form.answers()):
             return self._divert(form)
         if self._is_changing():
             target = self._first_step_not_valid() or "check"
@@ -258,6 +255,9 @@ class ReferralWizard(NamedUrlSessionWizardView):
         steps = {name: form.cleaned_data for name, form in form_dict.items()}
         safety = form_dict["safety"].answers(k10=form_dict["wellbeing-check"].k10_items())
         referral = self._submit(forms.referral_draft(steps), safety)
+        if referral.status == R.DIVERTED:  # urgent answers kept from an earlier failed send
+            self.request.session[self.mode.diverted_key] = {"referral_id": referral.pk}
+            return redirect(self.mode.urgent_url_name)
         self.request.session[self.mode.submitted_key] = referral.pk
         return redirect(self.mode.submitted_url_name)
 
@@ -442,15 +442,15 @@ def _summary_rows(form) -> list[dict]:
 def _display(field, value) -> str:
     if isinstance(value, Program | District | Facility):
         return str(value)
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if value in (None, "", [], ()):
-        return "Not given"
     labels = _flat_choices(getattr(field, "choices", ()))
     if isinstance(value, list | tuple):
-        return ", ".join(labels.get(str(item), str(item)) for item in value)
-    if labels:
-        return labels.get(str(value), str(value))
+        return ", ".join(labels.get(str(item), str(item)) for item in value) or "Not given"
+    if labels and str(value) in labels:
+        return labels[str(value)]
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value in (None, ""):
+        return "Not given"
     if isinstance(value, str) and value.startswith("+61"):
         return phonenumbers.format_number(
             phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.NATIONAL

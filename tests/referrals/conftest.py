@@ -1,8 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from referrals.models import District, Facility, Program
-from referrals.reference_data import reference_data_load
+from tests.referrals.factories import reference_data_ensure
 
 
 @pytest.fixture(autouse=True)
@@ -16,5 +15,4 @@ def _fresh_cache():
 @pytest.fixture
 def reference_data(db):
     """The programs, districts and facilities the data migration loads."""
-    if not Program.objects.filter(code="dup").exists():
-        reference_data_load(program_model=Program, district_model=District, facility_model=Facility)
+    reference_data_ensure()

@@ -105,9 +105,8 @@ def test_the_answers_are_kept_as_given_for_the_record():
     [
         {"is_safe_now": "maybe"},
         {"self_harm_thoughts": "often"},
-        {"self_harm_thoughts": "several_days", "has_plan": ""},
         {"has_plan": "yes"},  # asked only when there are thoughts
-        {"recent_self_harm": ""},
+        {"recent_self_harm": "sometimes"},
         {"worried_harm_others": "not_sure"},
         {"k10": (1,) * 9},
         {"k10": (0,) * 10},
@@ -118,6 +117,31 @@ def test_the_answers_are_kept_as_given_for_the_record():
 def test_answers_that_do_not_fit_the_questions_are_refused(changes):
     with pytest.raises(triage.InvalidAnswers):
         answers(**changes)
+
+
+@pytest.mark.parametrize(
+    "unanswered",
+    [
+        {"is_safe_now": ""},
+        {"self_harm_thoughts": ""},
+        {"self_harm_thoughts": "several_days", "has_plan": ""},
+        {"recent_self_harm": ""},
+        {"worried_harm_others": ""},
+    ],
+)
+def test_a_non_urgent_assessment_needs_every_question_answered(unanswered):
+    with pytest.raises(triage.InvalidAnswers):
+        assess(answers(**unanswered))
+
+
+def test_saying_you_are_not_safe_is_urgent_whatever_is_left_unanswered():
+    given = SafetyAnswers("no", "", "", "", "")
+    assert not given.is_complete
+    assert assess(given).rule_fired == "urgent.not_safe_now"
+
+
+def test_a_plan_is_urgent_even_when_the_question_before_it_was_skipped():
+    assert assess(answers(self_harm_thoughts="", has_plan="yes")).outcome == Outcome.URGENT
 
 
 valid_answers = st.builds(
@@ -166,3 +190,35 @@ def test_priority_exactly_when_not_urgent_and_a_priority_condition_holds(given_a
 @given(st.lists(st.integers(1, 5), min_size=10, max_size=10))
 def test_a_k10_score_is_the_sum_of_its_ten_answers(items):
     assert 10 <= triage.k10_score(items) == sum(items) <= 50
+
+
+partial_answers = st.builds(
+    lambda safe, thoughts, plan, harm, others: SafetyAnswers(
+        is_safe_now=safe,
+        self_harm_thoughts=thoughts,
+        has_plan="" if thoughts == "not_at_all" else plan,
+        recent_self_harm=harm,
+        worried_harm_others=others,
+    ),
+    st.sampled_from(("", *triage.SAFE_NOW_CHOICES)),
+    st.sampled_from(("", *triage.THOUGHTS_CHOICES)),
+    st.sampled_from(("", *triage.PLAN_CHOICES)),
+    st.sampled_from(("", *triage.SELF_HARM_CHOICES)),
+    st.sampled_from(("", *triage.HARM_OTHERS_CHOICES)),
+)
+
+
+@given(partial_answers)
+def test_however_few_answers_any_urgent_one_makes_the_outcome_urgent(given_answers):
+    urgent_answer = (
+        given_answers.is_safe_now in ("no", "not_sure")
+        or given_answers.has_plan in ("yes", "not_sure")
+        or given_answers.recent_self_harm == "yes"
+        or given_answers.worried_harm_others == "yes"
+    )
+    assert triage.is_urgent(given_answers) == urgent_answer
+    if urgent_answer or given_answers.is_complete:
+        assert (assess(given_answers).outcome == Outcome.URGENT) == urgent_answer
+    else:
+        with pytest.raises(triage.InvalidAnswers):
+            assess(given_answers)

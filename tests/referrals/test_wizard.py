@@ -212,6 +212,22 @@ def test_the_crisis_page_of_a_drs4drs_referral_offers_a_counsellor_now_as_a_choi
     assert "Employee Assistance Program" in page
 
 
+def test_not_being_safe_diverts_at_once_even_with_the_other_questions_unanswered(wizard):
+    reach_safety(wizard)
+    assert wizard.post("safety", {"is_safe_now": "no"})["Location"] == "/refer/urgent/"
+    triage = only_referral().triage
+    assert triage.rule_fired == "urgent.not_safe_now"
+    assert triage.answers["recent_self_harm"] == ""  # stored as given: not answered
+
+
+def test_routine_answers_need_every_question(wizard):
+    reach_safety(wizard)
+    page = text(wizard.post("safety", {"is_safe_now": "yes", "self_harm_thoughts": "not_at_all"}))
+    assert "Answer whether you have harmed yourself in the last month." in page
+    assert "Tell us whether you have a plan" not in page
+    assert not Referral.objects.exists()
+
+
 def test_a_plan_must_be_answered_when_there_are_thoughts_of_self_harm(wizard):
     answers = reach_safety(wizard)
     response = wizard.post("safety", {**answers["safety"], "self_harm_thoughts": "several_days"})

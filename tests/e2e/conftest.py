@@ -1,0 +1,68 @@
+"""Browser tests: Debian's chromium, driven by Playwright, against a live test server.
+
+Fixtures and helpers for any browser test in the project:
+
+- ``browser``: one headless chromium for the whole session, launched from Debian's package
+  (never a downloaded browser) with the flags every helper uses.
+- ``page``: a fresh phone-sized page (390×844, en-AU, Sydney time) per test, whose relative
+  ``page.goto("/refer/")`` addresses go to the live server. The database starts as the
+  migrations leave it (reference data included), because browser tests are transactional and
+  would otherwise see the tables emptied by the test before.
+- ``assert_no_axe_violations(page)``: runs axe-core on the page as it is now and fails with a
+  readable list of every violation. Call it on every state a person can see.
+
+Mark browser tests ``@pytest.mark.browser``. A laptop without chromium skips them; CI fails.
+"""
+
+import os
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+# Long enough for a loaded CI machine, short enough that a missing element fails quickly.
+ACTION_TIMEOUT_MS = 10_000
+
+_axe = Axe()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path) -> Browser:
+    # Playwright's sync API keeps an event loop in this thread, and Django refuses ORM calls
+    # from a thread with a running loop. The test's own ORM calls are synchronous, so allow them
+    # for as long as the browser runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            yield launched
+            launched.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server, django_db_serialized_rollback) -> Page:
+    context = browser.new_context(
+        viewport=PHONE_VIEWPORT,
+        base_url=live_server.url,
+        locale="en-AU",
+        timezone_id="Australia/Sydney",
+    )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def assert_no_axe_violations(page: Page) -> None:
+    """Fail, naming each rule, impact and element, if axe-core finds any violation."""
+    results = _axe.run(page)
+    if results.violations_count:
+        pytest.fail(f"axe-core on {page.url}:\n{results.generate_report()}", pytrace=False)
