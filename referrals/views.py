@@ -255,9 +255,6 @@ class ReferralWizard(NamedUrlSessionWizardView):
         steps = {name: form.cleaned_data for name, form in form_dict.items()}
         safety = form_dict["safety"].answers(k10=form_dict["wellbeing-check"].k10_items())
         referral = self._submit(forms.referral_draft(steps), safety)
-        if referral.status == R.DIVERTED:  # urgent answers kept from an earlier failed send
-            self.request.session[self.mode.diverted_key] = {"referral_id": referral.pk}
-            return redirect(self.mode.urgent_url_name)
         self.request.session[self.mode.submitted_key] = referral.pk
         return redirect(self.mode.submitted_url_name)
 

@@ -5,20 +5,27 @@ Fixtures and helpers for any browser test in the project:
 - ``browser``: one headless chromium for the whole session, launched from Debian's package
   (never a downloaded browser) with the flags every helper uses.
 - ``page``: a fresh phone-sized page (390×844, en-AU, Sydney time) per test, whose relative
-  ``page.goto("/refer/")`` addresses go to the live server. The database starts as the
-  migrations leave it (reference data included), because browser tests are transactional and
-  would otherwise see the tables emptied by the test before.
+  ``page.goto("/refer/")`` addresses go to the live server. Browser tests are transactional
+  (the server runs in another thread), so each starts from emptied tables with the reference
+  data (programs, districts, facilities) loaded again; create anything else in the test.
 - ``assert_no_axe_violations(page)``: runs axe-core on the page as it is now and fails with a
   readable list of every violation. Call it on every state a person can see.
 
 Mark browser tests ``@pytest.mark.browser``. A laptop without chromium skips them; CI fails.
+
+While the browser runs, Playwright's event loop is running in the test thread, so Django gives
+the test's ORM calls a connection of their own (Django keys connections by async context). They
+work as usual; the fixture closes that connection before the test database is dropped.
 """
 
 import os
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.referrals.factories import reference_data_ensure
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
@@ -29,7 +36,7 @@ _axe = Axe()
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path) -> Browser:
+def browser(chromium_path, django_db_setup, django_db_blocker) -> Browser:
     # Playwright's sync API keeps an event loop in this thread, and Django refuses ORM calls
     # from a thread with a running loop. The test's own ORM calls are synchronous, so allow them
     # for as long as the browser runs.
@@ -40,6 +47,8 @@ def browser(chromium_path) -> Browser:
             launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
             yield launched
             launched.close()
+            with django_db_blocker.unblock():
+                connections.close_all()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -48,7 +57,8 @@ def browser(chromium_path) -> Browser:
 
 
 @pytest.fixture
-def page(browser, live_server, django_db_serialized_rollback) -> Page:
+def page(browser, live_server) -> Page:
+    reference_data_ensure()
     context = browser.new_context(
         viewport=PHONE_VIEWPORT,
         base_url=live_server.url,

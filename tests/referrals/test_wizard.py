@@ -212,6 +212,17 @@ def test_the_crisis_page_of_a_drs4drs_referral_offers_a_counsellor_now_as_a_choi
     assert "Employee Assistance Program" in page
 
 
+def test_over_the_submission_limit_an_urgent_person_still_sees_every_crisis_line(wizard, settings):
+    settings.REFERRAL_SUBMISSIONS_PER_IP = 0
+    answers = reach_safety(wizard)
+    response = wizard.post("safety", {**answers["safety"], "is_safe_now": "no"})
+    page = text(wizard.client.get(response["Location"]))
+    assert "Please talk to someone now" in page
+    assert "1800 011 511" in page and "13 11 14" in page
+    assert "We could not pass your details to our coordinators" in page
+    assert not Referral.objects.exists()
+
+
 def test_not_being_safe_diverts_at_once_even_with_the_other_questions_unanswered(wizard):
     reach_safety(wizard)
     assert wizard.post("safety", {"is_safe_now": "no"})["Location"] == "/refer/urgent/"
