@@ -4,6 +4,7 @@ Every form takes the request's Catalogue (programs, districts, facilities loaded
 a honeypot field, and explains its errors in words a tired person can act on.
 """
 
+import re
 from collections.abc import Mapping
 from itertools import groupby
 
@@ -120,10 +121,15 @@ def _district_choices(catalogue: Catalogue, *, none_label: str | None) -> list:
     return choices
 
 
+def _as_id(value: str) -> int | None:
+    """A primary key from posted text, or None for anything that is not a plain number."""
+    return int(value) if re.fullmatch(r"[0-9]{1,12}", value) else None
+
+
 def _district_from(catalogue: Catalogue, value: str):
     if value in ("", NO_DISTRICT):
         return None
-    district = catalogue.district(int(value)) if value.isdigit() else None
+    district = catalogue.district(_as_id(value))
     if district is None:
         raise ValidationError("Choose one of the listed districts.", code="invalid_choice")
     return district
@@ -392,14 +398,14 @@ class WorkplaceForm(StepForm):
             value = self.data.get(self.add_prefix("workplace_district"), "")
         else:
             value = str(self.initial.get("workplace_district", ""))
-        return int(value) if value.isdigit() and len(value) < 10 else None
+        return _as_id(value)
 
     def clean_workplace_district(self):
         return _district_from(self.catalogue, self.cleaned_data["workplace_district"])
 
     def clean_workplace_facility(self):
         value = self.cleaned_data["workplace_facility"]
-        return self.catalogue.facility(int(value)) if value else None
+        return self.catalogue.facility(_as_id(value)) if value else None
 
     def facilities_by_district(self) -> dict[str, list[list]]:
         """Every district's hospitals, for the script that narrows the list as you choose."""

@@ -255,6 +255,10 @@ class ReferralWizard(NamedUrlSessionWizardView):
         steps = {name: form.cleaned_data for name, form in form_dict.items()}
         safety = form_dict["safety"].answers(k10=form_dict["wellbeing-check"].k10_items())
         referral = self._submit(forms.referral_draft(steps), safety)
+        if referral.status == R.DIVERTED:
+            # Urgent answers kept by "Back" and never posted forward: still the crisis page.
+            self.request.session[self.mode.diverted_key] = {"referral_id": referral.pk}
+            return redirect(self.mode.urgent_url_name)
         self.request.session[self.mode.submitted_key] = referral.pk
         return redirect(self.mode.submitted_url_name)
 
@@ -514,7 +518,7 @@ def referral_submitted(request: HttpRequest, mode: str) -> HttpResponse:
             "is_priority": referral.priority == Referral.Priority.PRIORITY,
             "is_intake": mode_.is_intake,
             "contact_within_days": settings.REFERRAL_CONTACT_WITHIN_WORKING_DAYS,
-            "start_url": reverse(mode_.step_url_name, kwargs={"step": "service"}) + "?reset=1",
+            "start_url": reverse(mode_.step_url_name, kwargs={"step": "service"}),
         },
     )
 

@@ -183,6 +183,10 @@ def test_a_junior_doctor_refers_themselves_to_dup_coaching_on_a_phone(page):
 def test_a_registrar_books_the_jmo_support_line_and_changes_an_answer_on_the_way(page):
     choose_service(page, "JMO Support Line")
     accept_notice(page)
+    answer_eligibility(page, stage="Medical student")
+    panel = page.get_by_role("region", name="Services that fit you")
+    expect(panel.get_by_role("button", name="Continue with Drs4Drs counselling")).to_be_visible()
+    assert_no_axe_violations(page)
     answer_eligibility(page, stage="Registrar")
     fill_about_you(page)
     fill_workplace(page)

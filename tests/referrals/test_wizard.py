@@ -239,6 +239,15 @@ def test_routine_answers_need_every_question(wizard):
     assert not Referral.objects.exists()
 
 
+def test_urgent_answers_kept_by_back_still_end_on_the_crisis_page(wizard):
+    answers = reach_safety(wizard)
+    urgent = {**answers["safety"], "worried_harm_others": "yes"}
+    wizard.post("safety", urgent, wizard_goto_step="whats-going-on")
+    wizard.walk(answers, ["wellbeing-check", "preferences"])  # typed-in addresses, not Continue
+    assert wizard.post("check", {})["Location"] == "/refer/urgent/"
+    assert only_referral().status == "diverted"
+
+
 def test_a_plan_must_be_answered_when_there_are_thoughts_of_self_harm(wizard):
     answers = reach_safety(wizard)
     response = wizard.post("safety", {**answers["safety"], "self_harm_thoughts": "several_days"})
@@ -440,12 +449,22 @@ def test_a_database_failure_on_sending_keeps_the_answers_and_says_so(wizard):
         {"self_referral-current_step": "service", "service-program": "x" * 100_000},
         {"self_referral-current_step": "service", "service-program": "dup\x00"},
         {"self_referral-current_step": "check", "wizard_goto_step": "nowhere"},
+        {"self_referral-current_step": "service", "service-program": ["dup", "drs4drs"]},
     ],
-    ids=["empty", "unknown-step", "huge", "nul", "bad-goto"],
+    ids=["empty", "unknown-step", "huge", "nul", "bad-goto", "repeated"],
 )
 def test_malformed_posts_get_a_page_not_a_server_error(wizard, payload):
     response = wizard.client.post("/refer/service/", payload)
     assert response.status_code in (200, 302)
+
+
+@pytest.mark.parametrize("district", ["²", "١٢", "9" * 40, "-1", "1e3"])
+def test_a_district_that_is_not_a_plain_number_is_refused_kindly(wizard, district):
+    answers = routine_answers()
+    wizard.walk(answers, SELF_STEPS[:4])
+    response = wizard.post("workplace", {**answers["workplace"], "workplace_district": district})
+    assert response.status_code == 200
+    assert "There is a problem" in text(response)
 
 
 def test_a_post_without_the_csrf_token_gets_a_plain_explanation(reference_data):

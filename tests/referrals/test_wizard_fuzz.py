@@ -19,7 +19,8 @@ STEP_FIELDS = {
     for step, form in STEP_FORMS
 }
 PLAUSIBLE = ["", "on", "True", "False", "yes", "no", "not_sure", "dup", "drs4drs", "0", "-1"]
-PLAUSIBLE += ["9" * 30, "NSW", "resident", "not_at_all", "mon-morning", "Australia/Sydney"]
+PLAUSIBLE += ["9" * 30, "²", "١٢", "NSW", "resident", "not_at_all", "mon-morning"]
+BUTTONS = ["refresh_facilities", "switch_program", "skip_questions", "wizard_goto_step"]
 value = st.sampled_from(PLAUSIBLE) | st.text(
     st.characters(blacklist_categories=("Cs",)), max_size=300
 )
