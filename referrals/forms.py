@@ -97,6 +97,7 @@ class StepForm(forms.Form):
 
     # Where an error about the form as a whole points.
     non_field_anchor = "step-form"
+    summary_title = "There is a problem"
 
     def error_summary(self) -> list[tuple[str, str]]:
         """(anchor id, message) for every error, in the order the fields appear."""
@@ -249,6 +250,10 @@ class EligibilityForm(StepForm):
     @property
     def is_ineligible(self) -> bool:
         return any(error.code == "ineligible" for error in self.non_field_errors().as_data())
+
+    @property
+    def summary_title(self) -> str:
+        return "Another service may suit you" if self.is_ineligible else "There is a problem"
 
 
 class AboutYouForm(StepForm):

@@ -545,7 +545,7 @@ def referral_diverted(request: HttpRequest, mode: str) -> HttpResponse:
         {
             "referral": referral,
             "is_saved": referral is not None,
-            "not_saved": outcome.get("not_saved"),
+            "was_not_saved": "not_saved" in outcome,
             "is_intake": mode_.is_intake,
             "district": district,
             "consult": consult,
