@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from . import triage
-from .eligibility import Person, is_eligible
+from .eligibility import Person, eligible_codes, is_eligible
 from .models import CareerStage, Program, Reason, Referral, State
 from .notices import COLLECTION_NOTICE_VERSION
 from .selectors import Catalogue, program_rules
@@ -68,6 +68,10 @@ K10_CHOICES = (
 class StepForm(forms.Form):
     """A wizard step: the request's catalogue, a honeypot, and an error summary."""
 
+    # Where an error about the form as a whole points, and what the summary is headed.
+    non_field_anchor = "step-form"
+    summary_title = "There is a problem"
+
     # Hidden from people by CSS (and from screen readers with it); automated form fillers
     # tend to fill every text input they find.
     website = forms.CharField(
@@ -94,10 +98,6 @@ class StepForm(forms.Form):
         if self.cleaned_data["website"]:
             raise ValidationError("Leave this field empty.", code="honeypot")
         return ""
-
-    # Where an error about the form as a whole points.
-    non_field_anchor = "step-form"
-    summary_title = "There is a problem"
 
     def error_summary(self) -> list[tuple[str, str]]:
         """(anchor id, message) for every error, in the order the fields appear."""
@@ -236,9 +236,9 @@ class EligibilityForm(StepForm):
             else None,
         )
         if not is_eligible(program_rules(self.program), person):
-            self.fitting_programs = [
-                p for p in self.catalogue.bookable_programs if is_eligible(program_rules(p), person)
-            ]
+            bookable = self.catalogue.bookable_programs
+            fitting = eligible_codes([program_rules(p) for p in bookable], person)
+            self.fitting_programs = [p for p in bookable if p.code in fitting]
             raise ValidationError(
                 f"{self.program.name} is for {self.program.eligibility[0].lower()}"
                 f"{self.program.eligibility[1:].rstrip('.')}. "

@@ -64,8 +64,10 @@ STEP_TITLES = {
     "preferences": "Your preferences",
     "check": "Check your answers",
 }
-# Steps whose answers a referral cannot be saved without, even an urgent one.
+# Steps whose answers a referral cannot be saved without, even an urgent one (with one of the
+# two consent steps).
 REQUIRED_FOR_ANY_REFERRAL = ("service", "about-you")
+CONSENT_STEPS = ("before-you-start", "consent-read-out")
 NOTIFY_CHANGE = {R.DIVERTED: "diverted", R.HELD: "over_limit", R.NEW: "submitted"}
 
 
@@ -380,7 +382,8 @@ class ReferralWizard(NamedUrlSessionWizardView):
                 break
             steps[step] = self.get_cleaned_data_for_step(step)
         outcome = {"referral_id": None}
-        if all(steps.get(step) for step in REQUIRED_FOR_ANY_REFERRAL):
+        has_consent = any(steps.get(step) for step in CONSENT_STEPS)
+        if has_consent and all(steps.get(step) for step in REQUIRED_FOR_ANY_REFERRAL):
             draft = forms.referral_draft({name: data for name, data in steps.items() if data})
             try:
                 referral = self._submit(draft, safety_form.answers())

@@ -224,6 +224,15 @@ def test_over_the_submission_limit_an_urgent_person_still_sees_every_crisis_line
     assert not Referral.objects.exists()
 
 
+def test_urgent_answers_without_a_valid_consent_still_reach_the_crisis_page(wizard, monkeypatch):
+    answers = reach_safety(wizard)
+    monkeypatch.setattr("referrals.forms.COLLECTION_NOTICE_VERSION", "2027-01")  # a new notice
+    response = wizard.post("safety", {**answers["safety"], "is_safe_now": "no"})
+    assert response["Location"] == "/refer/urgent/"
+    assert "1800 011 511" in text(wizard.client.get("/refer/urgent/"))
+    assert not Referral.objects.exists()
+
+
 def test_the_crisis_page_opened_directly_shows_the_lines_and_claims_nothing(wizard):
     page = text(wizard.client.get("/refer/urgent/"))
     assert "1800 011 511" in page and "1300 374 377" in page
