@@ -31,6 +31,20 @@ class CareerStage(models.TextChoices):
     OTHER_DOCTOR = "other_doctor", "Other doctor"
 
 
+class Reason(models.TextChoices):
+    """What a referral is about, in the services' own words; stored in Referral.reasons."""
+
+    STRESSFUL_INCIDENT = "stressful_incident", "A stressful incident"
+    VIOLENCE_OR_TRAUMA = "violence_or_trauma", "Violence or trauma at work"
+    BULLYING_OR_HARASSMENT = "bullying_or_harassment", "Bullying or harassment"
+    WORKLOAD = "workload", "Workload"
+    STRESS_OR_NOT_COPING = "stress_or_not_coping", "Stress, or not coping"
+    BURNOUT = "burnout", "Burnout"
+    CAREER_PLANS = "career_plans", "Career plans"
+    PERSONAL_ISSUES = "personal_issues", "Personal issues"
+    WELLBEING = "wellbeing", "Well-being"
+
+
 class Program(models.Model):
     """A support service a person can refer themselves to, or learn about."""
 

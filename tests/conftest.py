@@ -177,3 +177,32 @@ def admin_client(admin_user):
     from tests.staff.factories import sign_in_verified
 
     return sign_in_verified(Client(), admin_user)
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path, django_db_setup, django_db_blocker):
+    """One headless Debian chromium for the whole test session, shared by every browser test
+    (Playwright's sync API allows one running instance per thread)."""
+    # Playwright's sync API keeps an event loop in this thread, and Django refuses ORM calls
+    # from a thread with a running loop. The test's own ORM calls are synchronous, so allow them
+    # for as long as the browser runs.
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            yield launched
+            launched.close()
+            with django_db_blocker.unblock():
+                connections.close_all()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

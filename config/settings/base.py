@@ -125,6 +125,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# A plain page a person can act on, rather than the developer explanation.
+CSRF_FAILURE_VIEW = "referrals.views.csrf_failure"
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 # Staff sign-in: password, then a second factor (django-otp), with django-axes counting failures.
@@ -323,8 +325,6 @@ CELERY_BEAT_SCHEDULE["sessions-clear-expired"] = {
 DEFAULT_EXCEPTION_REPORTER_FILTER = "privacy.reporting.PrivateExceptionReporterFilter"
 DEFAULT_EXCEPTION_REPORTER = "privacy.reporting.PrivateExceptionReporter"
 
-# Logging: every handler carries the redaction filter (privacy.redaction). Django's own loggers
-# are routed to the same handlers so none bypasses it.
 # Coordinator workspace.
 # An urgent case nobody has acknowledged after this long re-alerts the on-call address...
 STAFF_URGENT_REALERT_MINUTES = env.int("STAFF_URGENT_REALERT_MINUTES", default=15)
@@ -347,6 +347,33 @@ STATS_SMALL_COUNT = env.int("STATS_SMALL_COUNT", default=5)
 # Months shown on the statistics page when no range is chosen.
 STATS_DEFAULT_MONTHS = env.int("STATS_DEFAULT_MONTHS", default=12)
 
+# The self-referral wizard.
+# Finished referrals (including urgent ones) accepted from one client IP per window; beyond it
+# the person sees a clear page and keeps their answers. Signed-in phone intake is exempt.
+REFERRAL_SUBMISSIONS_PER_IP = env.int("REFERRAL_SUBMISSIONS_PER_IP", default=10)
+REFERRAL_SUBMISSION_WINDOW_SECONDS = env.int("REFERRAL_SUBMISSION_WINDOW_SECONDS", default=3600)
+# The optional "what's going on" free text; the limit is shown to the person.
+REFERRAL_DETAILS_MAX_LENGTH = env.int("REFERRAL_DETAILS_MAX_LENGTH", default=1000)
+# The confirmation page's promise of when the person hears from us.
+REFERRAL_CONTACT_WITHIN_WORKING_DAYS = env.int("REFERRAL_CONTACT_WITHIN_WORKING_DAYS", default=2)
+# Drs4Drs "talk to a counsellor now": how soon an on-duty counsellor's slot must start.
+URGENT_CONSULT_WITHIN_MINUTES = env.int("URGENT_CONSULT_WITHIN_MINUTES", default=60)
+
+# The cache holds the submission rate-limit counters, so with Redis it is shared by every web
+# process; short socket timeouts keep a Redis outage from stalling a request (the limiter then
+# lets the referral through). https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "sb",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+# Logging: every handler carries the redaction filter (privacy.redaction). Django's own loggers
+# are routed to the same handlers so none bypasses it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from referrals.models import Referral
 
@@ -22,12 +22,9 @@ def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, selectors.Queue
     return form, filters
 
 
-def intake_url() -> str | None:
-    """Where phone intake starts: the wizard's intake mode, once it is installed."""
-    try:
-        return reverse("referrals:intake_start")
-    except NoReverseMatch:
-        return None
+def intake_url() -> str:
+    """Where phone intake starts: the wizard in intake mode."""
+    return reverse("referrals:intake")
 
 
 @access.coordinator_required

@@ -25,7 +25,9 @@ from django.utils import timezone
 
 from scheduling.models import Slot
 from tests.conftest import database_url_for_subprocesses
+from tests.referrals.factories import reference_data_ensure
 from tests.scheduling.factories import AvailabilityRuleFactory, ClinicianFactory
+from tests.staff.factories import current_code, totp_device
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 
@@ -116,7 +118,9 @@ def test_gunicorn_serves_the_site_static_files_and_admin_with_production_setting
 ):
     # The test settings hash with MD5, which production settings do not accept.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    get_user_model().objects.create_superuser("ops", password="a long test password")
+    reference_data_ensure()  # an earlier transactional test may have emptied the tables
+    ops = get_user_model().objects.create_superuser("ops", password="a long test password")
+    device = totp_device(ops)
     environment = production_environment(tmp_path)
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
@@ -143,16 +147,25 @@ def test_gunicorn_serves_the_site_static_files_and_admin_with_production_setting
         stylesheet, _, _ = site.request("GET", "/static/css/site.css")
         assert stylesheet.status == 200
 
-        _, login_page, _ = site.request("GET", f"/{django_settings.ADMIN_URL}login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
-        login, _, set_cookies = site.request(
+        # The admin signs in through the staff sign-in: password, then the authenticator code.
+        _, sign_in_page, _ = site.request("GET", "/staff/sign-in/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', sign_in_page).group(1)
+        password_step, _, set_cookies = site.request(
             "POST",
-            f"/{django_settings.ADMIN_URL}login/?next=/{django_settings.ADMIN_URL}",
+            "/staff/sign-in/",
             {"csrfmiddlewaretoken": token, "username": "ops", "password": "a long test password"},
         )
-        assert login.status == 302
+        assert password_step.status == 302
         session_cookie = next(c for c in set_cookies if c.startswith("__Host-sessionid="))
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+        _, code_page, _ = site.request("GET", password_step.headers["Location"])
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', code_page).group(1)
+        code_step, _, _ = site.request(
+            "POST",
+            password_step.headers["Location"],
+            {"csrfmiddlewaretoken": token, "token": current_code(device)},
+        )
+        assert code_step.status == 302
         admin_index, admin_page, _ = site.request("GET", f"/{django_settings.ADMIN_URL}")
         assert admin_index.status == 200
         assert "Clinicians" in admin_page

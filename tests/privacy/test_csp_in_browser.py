@@ -1,28 +1,23 @@
 """The Content Security Policy as a browser enforces it: pages work, injected code does not."""
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(chromium_path, live_server):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        page.violations = []
-        page.on(
-            "console",
-            lambda message: (
-                "Content Security Policy" in message.text and page.violations.append(message.text)
-            ),
-        )
-        yield page
-        browser.close()
+def page(browser, live_server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.violations = []
+    page.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text and page.violations.append(message.text)
+        ),
+    )
+    yield page
+    context.close()
 
 
 def test_the_home_page_renders_styled_with_no_policy_violation(page, live_server):

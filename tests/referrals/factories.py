@@ -66,3 +66,16 @@ class ReferralFactory(factory.django.DjangoModelFactory):
     employer_district = factory.SelfAttribute("workplace_district")
     collection_notice_version = "2026-11"
     has_accepted_not_crisis_service = True
+
+
+def reference_data_ensure() -> None:
+    """Load the real programs, districts and facilities unless they are there already.
+
+    The data migration loads them, but a transactional test (a browser test) empties the
+    tables when it ends, so tests that need them ask for them.
+    """
+    from referrals.models import Program
+    from referrals.reference_data import reference_data_load
+
+    if not Program.objects.filter(code="dup").exists():
+        reference_data_load(program_model=Program, district_model=District, facility_model=Facility)

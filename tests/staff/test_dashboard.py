@@ -132,11 +132,12 @@ def test_the_live_counts_say_how_many_and_nothing_about_anyone(coordinator_clien
     assert b"Unmistakable" not in response.content and b"U00009" not in response.content
 
 
-def test_phone_intake_is_linked_once_the_wizard_offers_it(coordinator_client):
-    assert "Start a phone intake" not in coordinator_client.get(DASHBOARD).content.decode()
-    with override_settings(ROOT_URLCONF="tests.staff.urls_with_intake"):
-        page = coordinator_client.get(DASHBOARD).content.decode()
-    assert 'href="/intake/"' in page
+def test_phone_intake_is_linked_from_the_dashboard_and_opens_for_the_coordinator(
+    coordinator_client,
+):
+    page = coordinator_client.get(DASHBOARD).content.decode()
+    assert 'href="/intake/phone/"' in page
+    assert coordinator_client.get("/intake/phone/", follow=True).status_code == 200
 
 
 def _dashboard_queries(client) -> int:
