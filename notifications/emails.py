@@ -1,0 +1,195 @@
+"""One helper per message: subject, text and HTML from templates, and the MIME that carries them.
+
+Subjects, invitation titles and reminders are discreet: they never name the program's subject
+matter ("counselling", "crisis") nor the referrer's surname. `discreet` enforces it even if a
+program's configured title slips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage as MimeMessage
+from email.message import MIMEPart
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.utils import dateformat
+
+from referrals.context_processors import CRISIS_LINES
+from referrals.models import Program, Referral
+from scheduling.models import Appointment, Modality
+
+GENERIC_TITLE = "Sounding Board session"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def discreet(text: str, *, surname: str = "", fallback: str = GENERIC_TITLE) -> str:
+    """`text`, or `fallback` if it names a forbidden word or the referrer's surname."""
+    words = [w.lower() for w in settings.DISCREET_FORBIDDEN_WORDS]
+    if surname.strip():
+        words.append(surname.strip().lower())
+    lowered = text.lower()
+    if any(re.search(rf"\b{re.escape(word)}\b", lowered) for word in words):
+        return fallback
+    return text
+
+
+def session_title(appointment: Appointment) -> str:
+    """The event title both calendars show: the program's discreet title and the reference."""
+    referral = appointment.referral
+    title = discreet(referral.program.discreet_title, surname=referral.family_name)
+    return f"{title} ({referral.reference})"
+
+
+def format_when(moment: dt.datetime, time_zone: str) -> str:
+    """'Thursday 3 December 2026, 10:00 am AEDT' in the reader's own zone."""
+    local = moment.astimezone(ZoneInfo(time_zone))
+    return dateformat.format(local, "l j F Y, g:i a T").replace("a.m.", "am").replace("p.m.", "pm")
+
+
+def _render(name: str, context: dict, *, surname: str = "") -> Rendered:
+    context = {"site_url": settings.SITE_URL, "crisis_lines": CRISIS_LINES, **context}
+    subject = render_to_string(f"notifications/email/{name}_subject.txt", context)
+    subject = " ".join(subject.split())
+    return Rendered(
+        subject=discreet(subject, surname=surname, fallback="A message from Sounding Board"),
+        text=render_to_string(f"notifications/email/{name}.txt", context),
+        html=render_to_string(f"notifications/email/{name}.html", context),
+    )
+
+
+def join_details(appointment: Appointment) -> str:
+    """How the clinician reaches the referrer: the minimum needed to make contact."""
+    referral = appointment.referral
+    if appointment.modality == Modality.VIDEO:
+        return f"Video session: {appointment.clinician.video_link or 'link to follow'}"
+    voicemail = "voicemail is fine" if referral.is_voicemail_ok else "please leave no voicemail"
+    return f"Phone session: call {referral.display_name} on {referral.phone} ({voicemail})"
+
+
+def _appointment_context(appointment: Appointment, time_zone: str) -> dict:
+    return {
+        "appointment": appointment,
+        "referral": appointment.referral,
+        "clinician": appointment.clinician,
+        "title": session_title(appointment),
+        "when": format_when(appointment.slot.starts_at, time_zone),
+        "minutes": round((appointment.slot.ends_at - appointment.slot.starts_at).seconds / 60),
+        "is_video": appointment.modality == Modality.VIDEO,
+    }
+
+
+def invitation(appointment: Appointment, *, kind: str, links: dict[str, str]) -> Rendered:
+    """To the clinician: a new, updated or cancelled invitation, with signed answer links."""
+    context = _appointment_context(appointment, appointment.clinician.time_zone)
+    context |= {"kind": kind, "links": links, "join": join_details(appointment)}
+    return _render("invitation", context, surname=appointment.referral.family_name)
+
+
+def confirmation(appointment: Appointment, *, kind: str) -> Rendered:
+    """To the referrer: the confirmed time, a changed time, or a cancellation."""
+    context = _appointment_context(appointment, appointment.referral.time_zone) | {"kind": kind}
+    return _render("confirmation", context, surname=appointment.referral.family_name)
+
+
+def reminder(appointment: Appointment, *, is_clinician: bool) -> Rendered:
+    """A reminder to either side; the clinician's carries the contact details."""
+    time_zone = appointment.clinician.time_zone if is_clinician else appointment.referral.time_zone
+    context = _appointment_context(appointment, time_zone) | {"is_clinician": is_clinician}
+    if is_clinician:
+        context["join"] = join_details(appointment)
+    return _render("reminder", context, surname=appointment.referral.family_name)
+
+
+def referral_message(referral: Referral, *, name: str, **extra) -> Rendered:
+    """The referral messages (submitted, unmatched, over_limit, withdrawn, closed, urgent_alert)."""
+    others = Program.objects.exclude(pk=referral.program_id).filter(phone__gt="")
+    context = {
+        "referral": referral,
+        "program": referral.program,
+        "other_programs": list(others.order_by("display_order", "name")),
+        "submitted": format_when(referral.submitted_at, referral.time_zone),
+        **extra,
+    }
+    return _render(name, context, surname=referral.family_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# MIME
+
+
+class _Mime(MimeMessage):
+    """A standard-library message that Django's backends can serialise with CRLF line ends."""
+
+    def as_bytes(self, unixfrom: bool = False, policy=None, linesep: str = "\n") -> bytes:
+        policy = (policy or self.policy).clone(linesep=linesep)
+        return super().as_bytes(unixfrom=unixfrom, policy=policy)
+
+
+class PrebuiltEmail(EmailMessage):
+    """A Django EmailMessage whose MIME we build ourselves, so the calendar parts are laid out
+    the way Google and Thunderbird lay theirs out."""
+
+    def __init__(self, mime: _Mime, *, from_email: str, to: list[str]) -> None:
+        super().__init__(subject=str(mime["Subject"]), from_email=from_email, to=to)
+        self._mime = mime
+
+    def message(self, *, policy=None) -> _Mime:
+        return self._mime
+
+
+def build_mime(
+    *,
+    subject: str,
+    from_email: str,
+    to: str,
+    message_id: str,
+    text: str,
+    html: str,
+    sent_at: dt.datetime,
+    ical_text: str = "",
+    ical_method: str = "",
+    attachment_name: str = "invite.ics",
+) -> _Mime:
+    """multipart/alternative (text, HTML[, text/calendar; method=…]) inside multipart/mixed with
+    the same calendar as an attachment, or plain multipart/alternative without a calendar."""
+    mime = _Mime(policy=email.policy.SMTP)
+    mime["Subject"] = subject
+    mime["From"] = from_email
+    mime["To"] = to
+    mime["Date"] = format_datetime(sent_at)
+    mime["Message-ID"] = message_id
+    mime.set_content(text, cte="quoted-printable")
+    mime.add_alternative(html, subtype="html", cte="quoted-printable")
+    if not ical_text:
+        mime["Auto-Submitted"] = "auto-generated"
+        return mime
+    calendar = MIMEPart(policy=email.policy.SMTP)
+    calendar.set_content(
+        ical_text.encode(),
+        maintype="text",
+        subtype="calendar",
+        cte="base64",
+        params={"method": ical_method, "charset": "UTF-8"},
+    )
+    mime.attach(calendar)
+    mime.add_attachment(
+        ical_text.encode(),
+        maintype="application",
+        subtype="ics",
+        filename=attachment_name,
+        params={"name": attachment_name},
+    )
+    return mime
