@@ -142,8 +142,8 @@ class PrebuiltEmail(EmailMessage):
     """A Django EmailMessage whose MIME we build ourselves, so the calendar parts are laid out
     the way Google and Thunderbird lay theirs out."""
 
-    def __init__(self, mime: _Mime, *, from_email: str, to: list[str]) -> None:
-        super().__init__(subject=str(mime["Subject"]), from_email=from_email, to=to)
+    def __init__(self, mime: _Mime, *, from_email: str, to: list[str], body: str = "") -> None:
+        super().__init__(subject=str(mime["Subject"]), body=body, from_email=from_email, to=to)
         self._mime = mime
 
     def message(self, *, policy=None) -> _Mime:

@@ -230,9 +230,9 @@ def derived_uid(uid: str, *, purpose: str) -> str:
 def response_links(appointment: Appointment, *, sequence: int) -> dict[str, str]:
     """Signed Accept/Decline page addresses for this version of the invitation."""
     return {
-        answer: settings.SITE_URL.rstrip("/")
+        label: settings.SITE_URL.rstrip("/")
         + reverse("notifications:respond", args=[response_token(appointment.pk, answer, sequence)])
-        for answer in (Response.ACCEPTED, Response.DECLINED)
+        for label, answer in (("accept", Response.ACCEPTED), ("decline", Response.DECLINED))
     }
 
 

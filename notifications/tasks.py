@@ -75,7 +75,9 @@ def _deliver(message: OutboundMessage) -> None:
         ical_method=message.ical_method,
         attachment_name="invite.ics" if is_to_clinician else "session.ics",
     )
-    email = emails.PrebuiltEmail(mime, from_email=from_email, to=[message.recipient])
+    email = emails.PrebuiltEmail(
+        mime, from_email=from_email, to=[message.recipient], body=message.body_text
+    )
     with get_connection(timeout=settings.EMAIL_TIMEOUT) as connection:
         connection.send_messages([email])
 
