@@ -258,6 +258,8 @@ def calendar_parse(text: str, header_method: str = "") -> list[ParsedReply]:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
     except Exception as error:
         return [ParsedReply(method=header_method, problem=f"unreadable iCalendar ({error!s:.80})")]
+    if not calendars:
+        return [ParsedReply(method=header_method, problem="no complete VCALENDAR")]
     replies = []
     for calendar in calendars:
         body_method = str(calendar.get("METHOD", "")).strip().upper()
