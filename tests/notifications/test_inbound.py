@@ -123,10 +123,8 @@ def test_a_reply_for_an_unknown_uid_is_stored_with_its_reason():
 def test_replies_in_each_clients_shape_answer_the_invitation(shape, partstat, status):
     appointment = invited()
     address = appointment.clinician.calendar_email
-    if shape == "outlook":  # Exchange writes MAILTO: and may change the address's case
-        address = "MAILTO:" + address.upper()
-    else:
-        address = "mailto:" + address
+    # Exchange writes MAILTO: and may change the address's case.
+    address = f"MAILTO:{address.upper()}" if shape == "outlook" else f"mailto:{address}"
     text = replies.reply_text(uid=appointment.ical_uid, attendee=address, partstat=partstat)
     build = getattr(replies, f"{shape}_reply")
     received = receive(build(text, appointment.clinician.calendar_email))
@@ -176,6 +174,10 @@ def test_a_method_only_in_the_header_or_only_in_the_body_or_in_neither_is_unders
 # --- nothing changes --------------------------------------------------------------------------
 
 
+PROPOSED_PARAM = ";X-PROPOSED-START=20301204T000000Z"
+OUTLOOK_PROPOSAL = "X-MS-OLK-ORIGINALSTART:20301203T230000Z"
+
+
 def _clinician_reply(appointment, **overrides) -> bytes:
     fields = {
         "uid": appointment.ical_uid,
@@ -192,8 +194,14 @@ def _clinician_reply(appointment, **overrides) -> bytes:
         ({"uid": "not-ours@elsewhere"}, "unknown_uid"),
         ({"sequence": 5}, "future_sequence"),
         ({"method": "COUNTER"}, "counter"),
-        ({"partstat": "TENTATIVE", "attendee_params": ";X-PROPOSED-START=20301204T000000Z"}, "counter"),
-        ({"partstat": "TENTATIVE", "extra_lines": ("X-MS-OLK-ORIGINALSTART:20301203T230000Z",)}, "counter"),
+        (
+            {"partstat": "TENTATIVE", "attendee_params": PROPOSED_PARAM},
+            "counter",
+        ),
+        (
+            {"partstat": "TENTATIVE", "extra_lines": (OUTLOOK_PROPOSAL,)},
+            "counter",
+        ),
         ({"partstat": "NEEDS-ACTION"}, "unknown_answer"),
         ({"partstat": "DELEGATED"}, "unknown_answer"),
         ({"method": "REQUEST"}, "not_a_reply"),
@@ -281,7 +289,8 @@ def test_same_sequence_and_dtstamp_are_ordered_by_arrival():
         b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/calendar"
         b"\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64\r\n--x",
         b"Content-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nBEGIN:VEVENT",
-        b"Content-Type: text/calendar; charset=no-such-charset\r\n\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR",
+        b"Content-Type: text/calendar; charset=no-such-charset\r\n\r\n"
+        b"BEGIN:VCALENDAR\r\nEND:VCALENDAR",
         b"Subject: hello\r\n\r\nno calendar here",
     ],
 )
@@ -320,7 +329,9 @@ _lines = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=_lines, newline=st.sampled_from(["\r\n", "\n"]))
 def test_fuzzed_icalendar_never_raises_and_never_changes_a_session(lines, newline):
     appointment = Appointment.objects.first() or invited()

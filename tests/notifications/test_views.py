@@ -1,0 +1,215 @@
+import base64
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications import services
+from notifications.models import InboundMessage, OutboundMessage
+from tests.notifications import replies
+from tests.notifications.factories import proposed_appointment
+
+pytestmark = pytest.mark.django_db
+SECRET = "s3cret-for-tests"
+
+
+def invited():
+    appointment = proposed_appointment()
+    services.appointment_notify(appointment_id=appointment.pk, change="proposed")
+    return appointment
+
+
+def accept_reply(appointment) -> bytes:
+    text = replies.reply_text(
+        uid=appointment.ical_uid, attendee=f"mailto:{appointment.clinician.calendar_email}"
+    )
+    return replies.google_reply(text, appointment.clinician.calendar_email)
+
+
+# --- the inbound endpoint ------------------------------------------------------------------
+
+
+@pytest.fixture
+def inbound_secret(settings):
+    settings.INBOUND_MAIL_SECRET = SECRET
+
+
+def test_the_inbound_door_is_closed_without_a_configured_secret(client):
+    response = client.post(reverse("notifications:inbound"), b"x", content_type="message/rfc822")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_X_INBOUND_SECRET": SECRET[:-1]}],
+)
+def test_the_inbound_door_refuses_a_wrong_or_missing_secret(client, inbound_secret, headers):
+    appointment = invited()
+    response = client.post(
+        reverse("notifications:inbound"),
+        accept_reply(appointment),
+        content_type="message/rfc822",
+        **headers,
+    )
+    assert response.status_code == 403
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_raw_reply_posted_with_the_secret_accepts_the_session(client, inbound_secret):
+    appointment = invited()
+    response = client.post(
+        reverse("notifications:inbound"),
+        accept_reply(appointment),
+        content_type="message/rfc822",
+        HTTP_AUTHORIZATION=f"Bearer {SECRET}",
+    )
+    assert response.status_code == 200
+    assert response.json()["outcomes"] == {"applied": 1}
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
+
+
+def test_a_form_post_with_basic_auth_is_understood(client, inbound_secret):
+    appointment = invited()
+    credentials = base64.b64encode(f"mailer:{SECRET}".encode()).decode()
+    response = client.post(
+        reverse("notifications:inbound"),
+        {"email": accept_reply(appointment).decode()},
+        HTTP_AUTHORIZATION=f"Basic {credentials}",
+    )
+    assert response.status_code == 200
+    assert response.json()["outcomes"] == {"applied": 1}
+
+
+def test_an_oversized_message_is_refused_before_it_is_read(client, inbound_secret, settings):
+    settings.INBOUND_MAIL_MAX_BYTES = 1000
+    response = client.post(
+        reverse("notifications:inbound"),
+        b"x" * 2000,
+        content_type="message/rfc822",
+        HTTP_X_INBOUND_SECRET=SECRET,
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("body", [b"", b"\x00\x01garbage", b"Subject: x\r\n\r\nhello"])
+def test_garbage_gets_a_clear_answer_never_a_server_error(client, inbound_secret, body):
+    response = client.post(
+        reverse("notifications:inbound"),
+        body,
+        content_type="message/rfc822",
+        HTTP_X_INBOUND_SECRET=SECRET,
+    )
+    assert response.status_code in (200, 400)
+
+
+def test_the_inbound_door_only_takes_posts(client, inbound_secret):
+    assert client.get(reverse("notifications:inbound")).status_code == 405
+
+
+# --- signed Accept/Decline links ------------------------------------------------------------
+
+
+def links_for(appointment):
+    return services.response_links(appointment, sequence=appointment.ical_sequence)
+
+
+def test_opening_a_link_only_shows_a_confirmation_page(client):
+    appointment = invited()
+    response = client.get(links_for(appointment)["accept"])
+    assert response.status_code == 200
+    assert b"Accept this session" in response.content
+    assert appointment.referral.family_name.encode() not in response.content
+    appointment.refresh_from_db()
+    assert appointment.status == "proposed"
+
+
+def test_the_post_from_the_page_accepts_once_and_a_replay_is_harmless(client):
+    appointment = invited()
+    url = links_for(appointment)["accept"]
+    assert client.post(url).status_code == 302
+    assert client.post(url).status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
+    assert OutboundMessage.objects.filter(kind="confirmation").count() == 1
+    assert b"accepted" in client.get(url).content.lower()
+
+
+def test_the_decline_link_releases_the_session(client):
+    appointment = invited()
+    client.post(links_for(appointment)["decline"])
+    appointment.refresh_from_db()
+    appointment.referral.refresh_from_db()
+    assert (appointment.status, appointment.referral.status) == ("declined", "new")
+
+
+def test_a_link_from_an_older_version_of_the_invitation_does_nothing(client):
+    appointment = invited()
+    url = links_for(appointment)["accept"]
+    services.appointment_notify(appointment_id=appointment.pk, change="rescheduled")
+    client.post(url)
+    appointment.refresh_from_db()
+    assert appointment.status == "proposed"
+    assert b"has changed" in client.get(url).content
+
+
+def test_a_tampered_or_expired_link_is_refused(client, settings):
+    appointment = invited()
+    url = links_for(appointment)["accept"]
+    assert client.get(url[:-3] + "abc/").status_code == 400
+    later = timezone.now() + dt.timedelta(days=settings.RESPONSE_LINK_MAX_AGE_DAYS + 1)
+    with time_machine.travel(later):
+        assert client.post(url).status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.status == "proposed"
+
+
+def test_a_token_signed_for_another_purpose_is_refused(client):
+    from django.core import signing
+
+    appointment = invited()
+    token = signing.dumps({"a": appointment.pk, "r": "accepted", "s": 0}, salt="elsewhere")
+    response = client.post(reverse("notifications:respond", args=[token]))
+    assert response.status_code == 400
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+
+def test_a_clinicians_feed_lists_their_sessions_and_can_be_revoked(client):
+    appointment = proposed_appointment(status="accepted")
+    other = proposed_appointment(status="accepted")
+    clinician = appointment.clinician
+    url = reverse("notifications:feed", args=[clinician.feed_token])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    body = response.content.decode()
+    assert "METHOD:PUBLISH" in body and body.count("BEGIN:VEVENT") == 1
+    assert other.referral.reference not in body
+    assert services.feed_urls(clinician)["webcal"].startswith("webcal://")
+    services.feed_token_rotate(clinician_id=clinician.pk)
+    assert client.get(url).status_code == 404
+
+
+def test_an_unknown_feed_token_is_not_found(client):
+    assert client.get(reverse("notifications:feed", args=["nope"])).status_code == 404
+
+
+# --- the MTA pipe ----------------------------------------------------------------------------
+
+
+def test_the_pipe_command_reads_one_message_from_stdin(monkeypatch):
+    appointment = invited()
+    stdin = io.TextIOWrapper(io.BytesIO(accept_reply(appointment)))
+    monkeypatch.setattr("sys.stdin", stdin)
+    out = io.StringIO()
+    call_command("receive_reply", stdout=out)
+    assert '"applied": 1' in out.getvalue()
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
+    assert InboundMessage.objects.get().source == "pipe"
