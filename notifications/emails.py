@@ -49,8 +49,11 @@ def discreet(text: str, *, surname: str = "", fallback: str = GENERIC_TITLE) -> 
 def session_title(appointment: Appointment) -> str:
     """The event title both calendars show: the program's discreet title and the reference."""
     referral = appointment.referral
-    title = discreet(referral.program.discreet_title, surname=referral.family_name)
-    return f"{title} ({referral.reference})"
+    return title_for(referral.program.discreet_title, referral.family_name, referral.reference)
+
+
+def title_for(discreet_title: str, surname: str, reference: str) -> str:
+    return f"{discreet(discreet_title, surname=surname)} ({reference})"
 
 
 def format_when(moment: dt.datetime, time_zone: str) -> str:

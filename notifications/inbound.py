@@ -60,8 +60,9 @@ def message_receive(raw: bytes, *, source: str) -> Received:
             if result is not None and result.is_changed:
                 change = services.CHANGE_FOR_STATUS[result.status]
                 services.appointment_notify(appointment_id=record.appointment_id, change=change)
-    logger.info("inbound %s via %s: %s", message.pk, source, Received(message, ()).summary())
-    return Received(message, tuple(records))
+    received = Received(message, tuple(records))
+    logger.info("inbound %s via %s: %s", message.pk, source, received.summary())
+    return received
 
 
 def _mailbox():
