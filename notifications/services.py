@@ -47,7 +47,7 @@ _REFERRER_KINDS = (K.CONFIRMATION, K.CONFIRMATION_UPDATE, K.CONFIRMATION_CANCEL)
 # Appointments
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMessage]:
     """Queue the messages an appointment change calls for, in the caller's transaction.
 
@@ -250,7 +250,7 @@ def response_token_read(token: str) -> dict:
 # Referrals
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
     """Queue the messages a referral change calls for, in the caller's transaction.
 
@@ -271,24 +271,27 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
     }
     if change not in kinds:
         raise ValueError(f"unknown referral change {change!r}")
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=referral_id)
+    )
     key = f"referral:{referral_id}:{change}"
     if _exists(key):
         return []
-    referral = Referral.objects.select_related("program").get(pk=referral_id)
     kind = kinds[change]
     recipient = settings.ONCALL_COORDINATOR_EMAIL if kind == K.URGENT_ALERT else referral.email
     rendered = emails.referral_message(
         referral, name=kind, follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS
     )
-    message = _write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)
-    return [message] if message else []
+    return [_write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)]
 
 
 # ---------------------------------------------------------------------------------------------
 # Reminders
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def reminders_queue(*, now: dt.datetime | None = None) -> int:
     """Queue the reminders now due, to the clinician and the referrer of each accepted session.
 
@@ -303,11 +306,15 @@ def reminders_queue(*, now: dt.datetime | None = None) -> int:
     written = 0
     for index, lead in enumerate(leads):
         shorter = leads[index + 1] if index + 1 < len(leads) else 0
-        due = Appointment.objects.filter(
-            status=A.ACCEPTED,
-            slot__starts_at__gt=now + dt.timedelta(hours=shorter),
-            slot__starts_at__lte=now + dt.timedelta(hours=lead),
-        ).select_related("referral__program", "clinician", "slot")
+        due = (
+            Appointment.objects.select_for_update(of=("self",))
+            .filter(
+                status=A.ACCEPTED,
+                slot__starts_at__gt=now + dt.timedelta(hours=shorter),
+                slot__starts_at__lte=now + dt.timedelta(hours=lead),
+            )
+            .select_related("referral__program", "clinician", "slot")
+        )
         for appointment in due:
             window_opened_at = appointment.slot.starts_at - dt.timedelta(hours=lead)
             if appointment.responded_at and appointment.responded_at >= window_opened_at:
@@ -328,7 +335,7 @@ def _reminders(appointment: Appointment, lead: int) -> int:
         if _exists(key):
             continue
         rendered = emails.reminder(appointment, is_clinician=is_clinician)
-        message = _write(
+        _write(
             key=key,
             kind=K.REMINDER,
             recipient=recipient,
@@ -336,7 +343,7 @@ def _reminders(appointment: Appointment, lead: int) -> int:
             appointment=appointment,
             event_starts_at=starts,
         )
-        written += message is not None
+        written += 1
     return written
 
 
@@ -357,22 +364,20 @@ def _exists(key: str) -> bool:
     return OutboundMessage.objects.filter(key=key).exists()
 
 
-def _write(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage | None:
-    """Insert one outbox row and queue its sending for after commit; None if the key exists."""
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            message = OutboundMessage.objects.create(
-                key=key,
-                subject=rendered.subject,
-                body_text=rendered.text,
-                body_html=rendered.html,
-                message_id=new_message_id(_mail_domain()),
-                next_attempt_at=now,
-                **fields,
-            )
-    except IntegrityError:
-        return None  # written by a concurrent caller for the same change
+def _write(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage:
+    """Insert one outbox row and queue its sending for after commit.
+
+    Callers hold a row lock on the appointment or referral the row reports on, so checking the
+    key first (_exists) and inserting cannot race; the unique key is the backstop."""
+    message = OutboundMessage.objects.create(
+        key=key,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        message_id=new_message_id(_mail_domain()),
+        next_attempt_at=timezone.now(),
+        **fields,
+    )
     transaction.on_commit(partial(queue_send, message.pk), robust=True)
     return message
 
@@ -440,7 +445,7 @@ def inbound_store(*, raw: bytes, source: str, parsed: ical.ParsedMessage) -> Inb
         return None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def reply_apply(
     *, message: InboundMessage, reply: ical.ParsedReply
 ) -> tuple[InboundReply, RespondResult | None]:

@@ -237,6 +237,7 @@ def _start_worker(smtp_port: int, concurrency: int) -> subprocess.Popen:
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "false",
     }
     app.control.purge()
     worker = subprocess.Popen(
