@@ -165,6 +165,7 @@ def _invitation(appointment: Appointment, kind: str, *, sequence: int) -> Outbou
         recipient=clinician.calendar_email,
         rendered=rendered,
         appointment=appointment,
+        referral_id=appointment.referral_id,
         ical_text=ical.calendar_build(method=method, events=[event]),
         ical_method=method,
         ical_uid=appointment.ical_uid,
@@ -197,6 +198,7 @@ def _confirmation(appointment: Appointment, kind: str, *, sequence: int) -> Outb
         recipient=referral.email,
         rendered=rendered,
         appointment=appointment,
+        referral_id=appointment.referral_id,
         ical_text=ical.calendar_build(method="PUBLISH", events=[event]),
         ical_method="PUBLISH",
         ical_uid=uid,
@@ -211,11 +213,14 @@ def _referrer_description(appointment: Appointment) -> str:
 
 
 def _event(appointment: Appointment, **fields) -> ical.Event:
+    video_link = appointment.clinician.video_link if appointment.modality == "video" else ""
     return ical.Event(
         starts_at=appointment.slot.starts_at,
         ends_at=appointment.slot.ends_at,
         summary=emails.session_title(appointment),
         stamped_at=timezone.now(),
+        location=video_link or f"{appointment.get_modality_display()} session",
+        url=video_link,
         **fields,
     )
 
@@ -341,6 +346,7 @@ def _reminders(appointment: Appointment, lead: int) -> int:
             recipient=recipient,
             rendered=rendered,
             appointment=appointment,
+            referral_id=appointment.referral_id,
             event_starts_at=starts,
         )
         written += 1

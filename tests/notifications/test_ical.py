@@ -124,3 +124,24 @@ def test_the_feed_renders_sessions_without_organizer_rsvp_or_surname():
         assert absent not in text
     assert len(list(vobject.readOne(text).vevent_list)) == 1
     assert OutboundMessage.objects.count() == 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=400), st.sampled_from(["", "REPLY", "COUNTER", "garbage"]))
+def test_the_reply_reader_never_raises_whatever_text_it_is_given(text, header_method):
+    for reply in ical.calendar_parse(text, header_method):
+        assert isinstance(reply, ical.ParsedReply)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=600))
+def test_the_message_reader_never_raises_whatever_bytes_it_is_given(raw):
+    assert isinstance(ical.message_parse(raw), ical.ParsedMessage)
+
+
+def test_parameter_values_may_be_quoted_and_hold_delimiters():
+    name, params, value = ical.content_line(
+        'ATTENDEE;CN="O\'Brien, Jane: MD";PARTSTAT=ACCEPTED;MEMBER="a:b","c:d":MAILTO:x@y.test'
+    )
+    assert (name, value) == ("ATTENDEE", "MAILTO:x@y.test")
+    assert params == {"CN": "O'Brien, Jane: MD", "PARTSTAT": "ACCEPTED", "MEMBER": "a:b,c:d"}

@@ -63,11 +63,12 @@ def test_invitation_subject_and_title_never_name_the_subject_matter_or_the_surna
     assert "quixotewell" not in text.lower()
 
 
-def test_notifying_the_same_proposal_twice_writes_one_invitation():
+def test_notifying_the_same_proposal_twice_writes_one_invitation_on_the_case():
     appointment = proposed_appointment()
     services.appointment_notify(appointment_id=appointment.pk, change="proposed")
     services.appointment_notify(appointment_id=appointment.pk, change="proposed")
-    assert OutboundMessage.objects.filter(appointment=appointment).count() == 1
+    [message] = OutboundMessage.objects.filter(appointment=appointment)
+    assert message.referral_id == appointment.referral_id  # on the case's timeline too
 
 
 def test_rows_are_sent_only_after_the_transaction_commits(django_capture_on_commit_callbacks):

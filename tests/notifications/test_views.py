@@ -213,3 +213,27 @@ def test_the_pipe_command_reads_one_message_from_stdin(monkeypatch):
     appointment.refresh_from_db()
     assert appointment.status == "accepted"
     assert InboundMessage.objects.get().source == "pipe"
+
+
+def test_the_feed_address_command_prints_webcal_and_can_revoke(client):
+    appointment = proposed_appointment(status="accepted")
+    old = appointment.clinician.feed_token
+    out = io.StringIO()
+    call_command("calendar_feed_url", str(appointment.clinician.pk), "--rotate", stdout=out)
+    appointment.clinician.refresh_from_db()
+    assert appointment.clinician.feed_token != old
+    assert f"webcal://127.0.0.1:8000/calendar/feed/{appointment.clinician.feed_token}.ics" in (
+        out.getvalue()
+    )
+
+
+def test_a_plus_tagged_or_google_organizer_mailbox_is_flagged(settings):
+    from notifications.checks import organizer_mailbox_check
+
+    settings.CALENDAR_ORGANIZER_EMAIL = "bookings+calendar@gmail.com"
+    assert [w.id for w in organizer_mailbox_check(None)] == [
+        "notifications.W001",
+        "notifications.W002",
+    ]
+    settings.CALENDAR_ORGANIZER_EMAIL = "calendar@soundingboard.test"
+    assert organizer_mailbox_check(None) == []
