@@ -8,16 +8,16 @@ program's configured title slips.
 from __future__ import annotations
 
 import datetime as dt
-import email.policy
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage as MimeMessage
-from email.message import MIMEPart
+from email.encoders import encode_base64
+from email.mime.base import MIMEBase
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.core.mail.message import SafeMIMEMultipart, SafeMIMEText
 from django.template.loader import render_to_string
 from django.utils import dateformat
 
@@ -133,23 +133,17 @@ def referral_message(referral: Referral, *, name: str, **extra) -> Rendered:
 # MIME
 
 
-class _Mime(MimeMessage):
-    """A standard-library message that Django's backends can serialise with CRLF line ends."""
-
-    def as_bytes(self, unixfrom: bool = False, policy=None, linesep: str = "\n") -> bytes:
-        policy = (policy or self.policy).clone(linesep=linesep)
-        return super().as_bytes(unixfrom=unixfrom, policy=policy)
-
-
 class PrebuiltEmail(EmailMessage):
     """A Django EmailMessage whose MIME we build ourselves, so the calendar parts are laid out
     the way Google and Thunderbird lay theirs out."""
 
-    def __init__(self, mime: _Mime, *, from_email: str, to: list[str], body: str = "") -> None:
-        super().__init__(subject=str(mime["Subject"]), body=body, from_email=from_email, to=to)
+    def __init__(
+        self, mime: SafeMIMEMultipart, *, subject: str, from_email: str, to: list[str], body: str
+    ) -> None:
+        super().__init__(subject=subject, body=body, from_email=from_email, to=to)
         self._mime = mime
 
-    def message(self, *, policy=None) -> _Mime:
+    def message(self, *, policy=None) -> SafeMIMEMultipart:
         return self._mime
 
 
@@ -165,34 +159,30 @@ def build_mime(
     ical_text: str = "",
     ical_method: str = "",
     attachment_name: str = "invite.ics",
-) -> _Mime:
+) -> SafeMIMEMultipart:
     """multipart/alternative (text, HTML[, text/calendar; method=…]) inside multipart/mixed with
     the same calendar as an attachment, or plain multipart/alternative without a calendar."""
-    mime = _Mime(policy=email.policy.SMTP)
+    alternative = SafeMIMEMultipart("alternative", encoding="utf-8")
+    alternative.attach(SafeMIMEText(text, "plain", "utf-8"))
+    alternative.attach(SafeMIMEText(html, "html", "utf-8"))
+    if ical_text:
+        calendar = MIMEBase("text", "calendar", method=ical_method, charset="UTF-8")
+        calendar.set_payload(ical_text.encode())
+        encode_base64(calendar)
+        alternative.attach(calendar)
+        mime = SafeMIMEMultipart("mixed", encoding="utf-8")
+        mime.attach(alternative)
+        attachment = MIMEBase("application", "ics", name=attachment_name)
+        attachment.set_payload(ical_text.encode())
+        encode_base64(attachment)
+        attachment.add_header("Content-Disposition", "attachment", filename=attachment_name)
+        mime.attach(attachment)
+    else:
+        mime = alternative
+        mime["Auto-Submitted"] = "auto-generated"
     mime["Subject"] = subject
     mime["From"] = from_email
     mime["To"] = to
     mime["Date"] = format_datetime(sent_at)
     mime["Message-ID"] = message_id
-    mime.set_content(text, cte="quoted-printable")
-    mime.add_alternative(html, subtype="html", cte="quoted-printable")
-    if not ical_text:
-        mime["Auto-Submitted"] = "auto-generated"
-        return mime
-    calendar = MIMEPart(policy=email.policy.SMTP)
-    calendar.set_content(
-        ical_text.encode(),
-        maintype="text",
-        subtype="calendar",
-        cte="base64",
-        params={"method": ical_method, "charset": "UTF-8"},
-    )
-    mime.attach(calendar)
-    mime.add_attachment(
-        ical_text.encode(),
-        maintype="application",
-        subtype="ics",
-        filename=attachment_name,
-        params={"name": attachment_name},
-    )
     return mime

@@ -76,7 +76,11 @@ def _deliver(message: OutboundMessage) -> None:
         attachment_name="invite.ics" if is_to_clinician else "session.ics",
     )
     email = emails.PrebuiltEmail(
-        mime, from_email=from_email, to=[message.recipient], body=message.body_text
+        mime,
+        subject=message.subject,
+        from_email=from_email,
+        to=[message.recipient],
+        body=message.body_text,
     )
     with get_connection(timeout=settings.EMAIL_TIMEOUT) as connection:
         connection.send_messages([email])
