@@ -154,17 +154,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduling.tasks.slots_materialise_all",
         "schedule": crontab(minute=15, hour="*/6"),
     },
+    # Periodic notification work; a run still queued when the next is due is dropped.
     "outbox-sweep": {
         "task": "notifications.tasks.outbox_sweep",
         "schedule": env.int("OUTBOX_SWEEP_SECONDS", default=60),
+        "options": {"expires": env.int("OUTBOX_SWEEP_SECONDS", default=60)},
     },
     "reminders-queue": {
         "task": "notifications.tasks.reminders_queue",
         "schedule": env.int("REMINDER_SWEEP_SECONDS", default=300),
+        "options": {"expires": env.int("REMINDER_SWEEP_SECONDS", default=300)},
     },
     "imap-poll": {
         "task": "notifications.tasks.imap_poll",
         "schedule": env.int("IMAP_POLL_SECONDS", default=60),
+        "options": {"expires": env.int("IMAP_POLL_SECONDS", default=60)},
     },
 }
 

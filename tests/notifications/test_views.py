@@ -237,3 +237,65 @@ def test_a_plus_tagged_or_google_organizer_mailbox_is_flagged(settings):
     ]
     settings.CALENDAR_ORGANIZER_EMAIL = "calendar@soundingboard.test"
     assert organizer_mailbox_check(None) == []
+
+
+# --- the IMAP poller, with the mailbox faked at the edge (the real one is in test_end_to_end) --
+
+
+class FakeMailbox:
+    def __init__(self, messages: dict[str, bytes]) -> None:
+        import email as email_module
+
+        self.inbox = {
+            uid: type("Mail", (), {"uid": uid, "obj": email_module.message_from_bytes(raw)})
+            for uid, raw in messages.items()
+        }
+        self.moved: list[str] = []
+        self.created: list[str] = []
+        self.folder = self
+
+    def login(self, user, password, initial_folder):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def exists(self, name):
+        return name in self.created
+
+    def create(self, name):
+        self.created.append(name)
+
+    def uids(self, criteria):
+        return list(self.inbox)
+
+    def fetch(self, uid_list, mark_seen, bulk):
+        return [self.inbox[uid] for uid in uid_list]
+
+    def move(self, uids, folder):
+        self.moved.extend(uids)
+
+
+def test_the_poller_ingests_each_message_and_moves_it_to_the_processed_folder(settings):
+    from unittest import mock
+
+    from notifications.tasks import imap_poll
+
+    settings.IMAP_HOST = "127.0.0.1"
+    appointment = invited()
+    fake = FakeMailbox({"7": accept_reply(appointment), "8": b"Subject: hi\r\n\r\nnot a reply"})
+    with mock.patch("notifications.inbound._mailbox", return_value=fake):
+        assert imap_poll() == 2
+    assert fake.moved == ["7", "8"] and fake.created == ["Processed"]
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
+    assert InboundMessage.objects.filter(source="imap").count() == 2
+
+
+def test_the_poller_does_nothing_without_a_configured_mailbox():
+    from notifications.tasks import imap_poll
+
+    assert imap_poll() == 0
