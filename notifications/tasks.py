@@ -10,6 +10,8 @@ import datetime as dt
 import logging
 import smtplib
 import socket
+import threading
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -82,8 +84,51 @@ def _deliver(message: OutboundMessage) -> None:
         to=[message.recipient],
         body=message.body_text,
     )
-    with get_connection(timeout=settings.EMAIL_TIMEOUT) as connection:
-        connection.send_messages([email])
+    _send(email)
+
+
+_smtp = threading.local()
+
+
+def _send(email: emails.PrebuiltEmail) -> None:
+    """Send over this worker thread's SMTP connection, kept open for SMTP_REUSE_SECONDS so a
+    burst does not pay a connection and EHLO per message. A kept connection that the server has
+    closed meanwhile fails before any data goes out, so it is reopened and tried once more;
+    after any other error the connection is dropped."""
+    connection = getattr(_smtp, "connection", None)
+    if connection is not None and time.monotonic() > _smtp.expires_at:
+        smtp_close()
+        connection = None
+    is_reused = connection is not None
+    try:
+        (connection or _smtp_open()).send_messages([email])
+    except smtplib.SMTPServerDisconnected:
+        smtp_close()
+        if not is_reused:
+            raise
+        _smtp_open().send_messages([email])
+    except BaseException:
+        smtp_close()
+        raise
+
+
+def _smtp_open():
+    connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    connection.open()
+    _smtp.connection = connection
+    _smtp.expires_at = time.monotonic() + settings.SMTP_REUSE_SECONDS
+    return connection
+
+
+def smtp_close() -> None:
+    """Close this thread's kept SMTP connection, if any."""
+    connection = getattr(_smtp, "connection", None)
+    _smtp.connection = None
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:  # closing a broken connection must not hide the real error
+            logger.debug("closing the SMTP connection failed", exc_info=True)
 
 
 def _is_transient(error: Exception) -> bool:

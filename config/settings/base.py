@@ -192,6 +192,8 @@ OUTBOX_RETRY_MAX_SECONDS = env.int("OUTBOX_RETRY_MAX_SECONDS", default=3600)
 OUTBOX_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_REQUEUE_AFTER_SECONDS", default=60)
 OUTBOX_SENDING_STALE_MINUTES = env.int("OUTBOX_SENDING_STALE_MINUTES", default=15)
 OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
+# A worker keeps its SMTP connection open this long, so a burst is not one connection per mail.
+SMTP_REUSE_SECONDS = env.int("SMTP_REUSE_SECONDS", default=30)
 # Reminders go this many hours before a session, to the clinician and the referrer.
 REMINDER_LEAD_HOURS = env.list("REMINDER_LEAD_HOURS", cast=int, default=[24, 2])
 # Signed Accept/Decline links in invitations stop working after this many days.

@@ -20,6 +20,16 @@ def calendar_of(message: email.message.EmailMessage, content_type: str = "text/c
     return part, part.get_payload(decode=True).decode()
 
 
+@pytest.fixture(autouse=True)
+def fresh_smtp_connection():
+    """Each test starts without the worker's kept SMTP connection (it may be a mock's)."""
+    from notifications.tasks import smtp_close
+
+    smtp_close()
+    yield
+    smtp_close()
+
+
 @pytest.fixture
 def deliver():
     """Send every queued outbox row now, as the worker would; returns what left, in order."""

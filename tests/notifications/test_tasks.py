@@ -21,9 +21,9 @@ def queued_message() -> OutboundMessage:
     return message
 
 
-def _smtp_failing_with(error):
+def _smtp_failing_with(*errors):
     connection = mock.MagicMock()
-    connection.__enter__.return_value.send_messages.side_effect = error
+    connection.send_messages.side_effect = errors if len(errors) > 1 else errors[0]
     return mock.patch("notifications.tasks.get_connection", return_value=connection)
 
 
@@ -168,3 +168,21 @@ def test_a_session_accepted_inside_the_window_gets_no_reminder_for_that_window()
     assert services.reminders_queue() == 0
     start = appointment.slot.starts_at
     assert services.reminders_queue(now=start - dt.timedelta(hours=1)) == 2
+
+
+def test_a_kept_smtp_connection_the_server_closed_is_reopened_once():
+    first, second = queued_message(), queued_message()
+    assert tasks.message_send(first.pk) == "sent"
+    with _smtp_failing_with(smtplib.SMTPServerDisconnected(), [1]) as get_connection:
+        tasks._smtp.connection = get_connection()  # the kept connection, now closed by the server
+        tasks._smtp.expires_at = float("inf")
+        assert tasks.message_send(second.pk) == "sent"
+    assert get_connection.return_value.send_messages.call_count == 2
+
+
+def test_a_fresh_connection_that_drops_is_retried_later_not_at_once():
+    message = queued_message()
+    failing = _smtp_failing_with(smtplib.SMTPServerDisconnected())
+    with failing as get_connection, mock.patch.object(services, "queue_send"):
+        assert tasks.message_send(message.pk) == "queued"
+    assert get_connection.return_value.send_messages.call_count == 1
