@@ -95,8 +95,9 @@ def _on_rescheduled(appointment: Appointment) -> list:
 
 
 def _on_accepted(appointment: Appointment) -> list:
-    kind = K.CONFIRMATION_UPDATE if _sent(appointment, _REFERRER_KINDS).exists() else None
-    return [_confirmation(appointment, kind or K.CONFIRMATION, sequence=appointment.ical_sequence)]
+    was_told = _sent(appointment, _REFERRER_KINDS).exists()
+    kind = K.CONFIRMATION_UPDATE if was_told else K.CONFIRMATION
+    return [_confirmation(appointment, kind, sequence=appointment.ical_sequence)]
 
 
 def _on_cancelled(appointment: Appointment) -> list:
@@ -150,7 +151,8 @@ def _invitation(appointment: Appointment, kind: str, *, sequence: int) -> Outbou
         uid=appointment.ical_uid,
         sequence=sequence,
         time_zone=clinician.time_zone,
-        description=emails.join_details(appointment),
+        # Contact details only while the session stands: a cancellation needs none.
+        description="" if method == "CANCEL" else emails.join_details(appointment),
         status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
         organizer_email=settings.CALENDAR_ORGANIZER_EMAIL,
         organizer_name=settings.CALENDAR_ORGANIZER_NAME,

@@ -206,3 +206,11 @@ def test_a_coordinator_resend_queues_a_new_copy_and_keeps_the_original(deliver):
     assert parsed(sent)["Message-ID"] == copy.message_id != original.message_id
     original.refresh_from_db()
     assert original.status == "sent"
+
+
+def test_a_cancellation_carries_no_contact_details():
+    appointment = proposed_appointment()
+    services.appointment_notify(appointment_id=appointment.pk, change="proposed")
+    [cancel] = services.appointment_notify(appointment_id=appointment.pk, change="cancelled")
+    assert appointment.referral.phone not in cancel.ical_text
+    assert appointment.referral.phone not in cancel.body_text
