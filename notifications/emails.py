@@ -166,7 +166,11 @@ def build_mime(
     alternative.attach(SafeMIMEText(text, "plain", "utf-8"))
     alternative.attach(SafeMIMEText(html, "html", "utf-8"))
     if ical_text:
-        calendar = MIMEBase("text", "calendar", method=ical_method, charset="UTF-8")
+        calendar = MIMEBase("text", "calendar")
+        # Unquoted, exactly as Google and Thunderbird write it.
+        calendar.replace_header(
+            "Content-Type", f"text/calendar; method={ical_method}; charset=UTF-8"
+        )
         calendar.set_payload(ical_text.encode())
         encode_base64(calendar)
         alternative.attach(calendar)
