@@ -37,6 +37,7 @@ def main(argv: list[str]) -> None:
     if connection.vendor == "postgresql":  # never the name pytest's own test database uses
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{original_name}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    print("load average before (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     try:
         world = _World.build(sessions=options.sequential + options.burst + options.replies + 520)
         if os.environ.get("REDIS_URL") and connection.vendor == "postgresql":
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> None:
         _bench_feed(world)
     finally:
         connection.creation.destroy_test_db(original_name, verbosity=0)
+        print("load average after (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 def _options(argv: list[str]) -> argparse.Namespace:
