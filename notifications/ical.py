@@ -67,8 +67,9 @@ def calendar_build(*, method: str, events: Iterable[Event], name: str = "") -> s
     events = list(events)
     lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN"]
     lines.append(f"METHOD:{method}")
-    if name:
+    if name:  # a subscribed feed: its name, and how often calendar apps should refresh it
         lines.append(f"X-WR-CALNAME:{escape_text(name)}")
+        lines += ["REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-PUBLISHED-TTL:PT1H"]
     for time_zone, (first_year, last_year) in _zone_year_ranges(events).items():
         lines.extend(vtimezone_lines(time_zone, first_year, last_year))
     for event in events:
