@@ -289,7 +289,10 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
     kind = kinds[change]
     recipient = settings.ONCALL_COORDINATOR_EMAIL if kind == K.URGENT_ALERT else referral.email
     rendered = emails.referral_message(
-        referral, name=kind, follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS
+        referral,
+        name=kind,
+        follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS,
+        urgent_queue_url=settings.URGENT_QUEUE_URL,
     )
     return [_write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)]
 

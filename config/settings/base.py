@@ -200,6 +200,8 @@ REMINDER_LEAD_HOURS = env.list("REMINDER_LEAD_HOURS", cast=int, default=[24, 2])
 RESPONSE_LINK_MAX_AGE_DAYS = env.int("RESPONSE_LINK_MAX_AGE_DAYS", default=14)
 # A clinician's feed lists sessions from this many days ago onwards.
 FEED_PAST_DAYS = env.int("FEED_PAST_DAYS", default=30)
+# Where the urgent alert sends the on-call coordinator (the coordinator workspace's queue).
+URGENT_QUEUE_URL = env("URGENT_QUEUE_URL", default=f"{SITE_URL.rstrip('/')}/staff/")
 # What an unmatched referrer is told about how long a coordinator may take.
 UNMATCHED_FOLLOW_UP_BUSINESS_DAYS = env.int("UNMATCHED_FOLLOW_UP_BUSINESS_DAYS", default=3)
 # Inbound replies. The HTTP door is closed while the secret is empty.

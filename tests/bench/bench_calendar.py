@@ -57,6 +57,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sequential", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--burst-seconds", type=float, default=5.0)
+    parser.add_argument("--burst-threads", type=int, default=4)
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     return parser.parse_args(argv)
@@ -78,6 +79,7 @@ class _World:
     def __init__(self, program, clinicians, slots, referrals) -> None:
         self.program, self.clinicians = program, clinicians
         self._slots, self._referrals = iter(slots), iter(referrals)
+        self._lock = threading.Lock()
 
     @classmethod
     def build(cls, *, sessions: int) -> _World:
@@ -128,7 +130,8 @@ class _World:
         from notifications import services
         from scheduling.models import Appointment
 
-        slot, referral = next(self._slots), next(self._referrals)
+        with self._lock:
+            slot, referral = next(self._slots), next(self._referrals)
         with transaction.atomic():
             appointment = Appointment.objects.create(
                 referral=referral, slot=slot, clinician_id=slot.clinician_id, session_number=1
@@ -203,20 +206,36 @@ def _warm_up(world: _World, arrivals: _Arrivals) -> None:
 
 
 def _burst(world: _World, arrivals: _Arrivals, options: argparse.Namespace) -> None:
-    """Proposals paced evenly over the burst window, then a wait for every delivery."""
+    """Proposals paced evenly over the burst window from several threads (as several web
+    processes would submit them), then a wait for every delivery."""
     interval = options.burst_seconds / options.burst
-    message_ids, started = [], time.perf_counter()
-    for index in range(options.burst):
-        ahead = started + index * interval - time.perf_counter()
-        if ahead > 0:
-            time.sleep(ahead)  # pacing the burst to its planned rate
-        message_ids.extend(m.message_id for m in world.propose())
+    message_ids: list[str] = []
+    started = time.perf_counter()
+
+    def submit(first: int) -> None:
+        from django.db import connection
+
+        try:
+            for index in range(first, options.burst, options.burst_threads):
+                ahead = started + index * interval - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing the burst to its planned rate
+                message_ids.extend(m.message_id for m in world.propose())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(k,)) for k in range(options.burst_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     burst_ended = time.perf_counter()
     is_all_delivered = arrivals.wait(message_ids, timeout=FLOORS["burst_s"] * 3)
     delivered = [arrivals.at[m] for m in message_ids if m in arrivals.at]
     last = (max(delivered) - burst_ended) if delivered else float("inf")
     print(
-        f"burst of {len(message_ids)} proposals over {burst_ended - started:.2f} s: "
+        f"burst of {len(message_ids)} proposals from {options.burst_threads} threads over "
+        f"{burst_ended - started:.2f} s: "
         f"{len(delivered)} delivered, the last {last:.2f} s after the burst "
         f"({_verdict(last if is_all_delivered else float('inf'), FLOORS['burst_s'])} "
         f"≤ {FLOORS['burst_s']} s)"
