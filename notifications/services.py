@@ -439,7 +439,7 @@ def message_resend(*, message_id: int) -> OutboundMessage:
 # Calendar replies
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def inbound_store(*, raw: bytes, source: str, parsed: ical.ParsedMessage) -> InboundMessage | None:
     """Keep an incoming message as received; None if these exact bytes were stored before."""
     digest = hashlib.sha256(raw).hexdigest()
