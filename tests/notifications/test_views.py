@@ -7,14 +7,19 @@ import time_machine
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from notifications import services
 from notifications.models import InboundMessage, OutboundMessage
+from scheduling.models import Appointment
 from tests.notifications import replies
 from tests.notifications.factories import proposed_appointment
 
 pytestmark = pytest.mark.django_db
 SECRET = "s3cret-for-tests"
+CONTENT_TYPES = ["message/rfc822", "application/octet-stream", "text/plain"]
 
 
 def invited():
@@ -299,3 +304,22 @@ def test_the_poller_does_nothing_without_a_configured_mailbox():
     from notifications.tasks import imap_poll
 
     assert imap_poll() == 0
+
+
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.binary(max_size=2000), content_type=st.sampled_from(CONTENT_TYPES))
+def test_no_body_makes_the_inbound_door_fail_or_change_a_session(
+    client, inbound_secret, body, content_type
+):
+    appointment = Appointment.objects.first() or invited()
+    response = client.post(
+        reverse("notifications:inbound"),
+        body,
+        content_type=content_type,
+        HTTP_X_INBOUND_SECRET=SECRET,
+    )
+    assert response.status_code in (200, 400, 413)
+    appointment.refresh_from_db()
+    assert appointment.status == "proposed"
