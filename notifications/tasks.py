@@ -16,7 +16,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import emails, inbound, services
@@ -51,10 +51,13 @@ def message_send(message_id: int) -> str:
 
 
 def _claim(message_id: int) -> OutboundMessage | None:
+    """queued → sending, for exactly one caller. A retry waits for its time; a first attempt
+    never does (the web and worker clocks may disagree by a little)."""
     now = timezone.now()
-    won = OutboundMessage.objects.filter(
-        pk=message_id, status=S.QUEUED, next_attempt_at__lte=now
-    ).update(status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    is_due = Q(attempts=0) | Q(next_attempt_at__lte=now)
+    won = OutboundMessage.objects.filter(is_due, pk=message_id, status=S.QUEUED).update(
+        status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
     return OutboundMessage.objects.get(pk=message_id) if won else None
 
 
