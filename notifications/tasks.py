@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-import socket
 import threading
 import time
 
@@ -139,7 +138,10 @@ def _is_transient(error: Exception) -> bool:
         return all(400 <= code < 500 for code, _ in error.recipients.values())
     if isinstance(error, smtplib.SMTPResponseException):
         return 400 <= error.smtp_code < 500
-    return isinstance(error, smtplib.SMTPServerDisconnected | socket.timeout | OSError)
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    # Other SMTP errors (say, a feature the server lacks) will not mend; network ones may.
+    return not isinstance(error, smtplib.SMTPException) and isinstance(error, OSError)
 
 
 def _describe(error: Exception) -> str:

@@ -186,3 +186,10 @@ def test_a_fresh_connection_that_drops_is_retried_later_not_at_once():
     with failing as get_connection, mock.patch.object(services, "queue_send"):
         assert tasks.message_send(message.pk) == "queued"
     assert get_connection.return_value.send_messages.call_count == 1
+
+
+def test_an_smtp_feature_error_is_not_retried_but_a_refused_connection_is():
+    assert not tasks._is_transient(smtplib.SMTPNotSupportedError())
+    assert tasks._is_transient(ConnectionRefusedError())
+    assert tasks._is_transient(TimeoutError())
+    assert not tasks._is_transient(smtplib.SMTPAuthenticationError(535, b"no"))
