@@ -101,14 +101,14 @@ def _send(email: emails.PrebuiltEmail) -> None:
     if connection is not None and time.monotonic() > _smtp.expires_at:
         smtp_close()
         connection = None
-    is_reused = connection is not None
     try:
-        (connection or _smtp_open()).send_messages([email])
-    except smtplib.SMTPServerDisconnected:
-        smtp_close()
-        if not is_reused:
-            raise
-        _smtp_open().send_messages([email])
+        try:
+            (connection or _smtp_open()).send_messages([email])
+        except smtplib.SMTPServerDisconnected:
+            if connection is None:
+                raise
+            smtp_close()
+            _smtp_open().send_messages([email])
     except BaseException:
         smtp_close()
         raise
