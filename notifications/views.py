@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -41,6 +42,8 @@ def inbound_mail(request: HttpRequest) -> JsonResponse:
         raw = _raw_message(request, settings.INBOUND_MAIL_MAX_BYTES)
     except (_TooLarge, RequestDataTooBig):
         return JsonResponse({"error": "message too large"}, status=413)
+    except (MultiPartParserError, UnreadablePostError):
+        return JsonResponse({"error": "the form could not be read"}, status=400)
     if not raw.strip():
         return JsonResponse({"error": "no message in the request"}, status=400)
     received = inbound.message_receive(raw, source=InboundMessage.Source.HTTP)
@@ -105,10 +108,17 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         "appointment": appointment,
         "title": emails.session_title(appointment),
         "when": emails.format_when(appointment.slot.starts_at, appointment.clinician.time_zone),
-        "is_open": appointment.status in (Appointment.Status.PROPOSED, Appointment.Status.TENTATIVE)
-        or (appointment.status == Appointment.Status.ACCEPTED and answer == Response.DECLINED),
+        "is_open": _takes(appointment, answer),
     }
     return render(request, "notifications/respond.html", context)
+
+
+def _takes(appointment: Appointment, answer: str) -> bool:
+    """Whether the session can still take this answer (an accepted one can still be declined)."""
+    S = Appointment.Status
+    return appointment.status in (S.PROPOSED, S.TENTATIVE) or (
+        appointment.status == S.ACCEPTED and answer == Response.DECLINED
+    )
 
 
 def _answer(appointment: Appointment, answer: str) -> None:

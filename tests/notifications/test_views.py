@@ -323,3 +323,14 @@ def test_no_body_makes_the_inbound_door_fail_or_change_a_session(
     assert response.status_code in (200, 400, 413)
     appointment.refresh_from_db()
     assert appointment.status == "proposed"
+
+
+def test_a_broken_form_post_gets_a_clear_answer(client, inbound_secret):
+    response = client.generic(
+        "POST",
+        reverse("notifications:inbound"),
+        b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\nunterminated',
+        content_type="multipart/form-data; boundary=x",
+        HTTP_X_INBOUND_SECRET=SECRET,
+    )
+    assert response.status_code in (200, 400)
