@@ -15,6 +15,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -97,15 +98,15 @@ def _send(email: emails.PrebuiltEmail) -> None:
     burst does not pay a connection and EHLO per message. A kept connection that the server has
     closed meanwhile fails before any data goes out, so it is reopened and tried once more;
     after any other error the connection is dropped."""
-    connection = getattr(_smtp, "connection", None)
-    if connection is not None and time.monotonic() > _smtp.expires_at:
+    kept = getattr(_smtp, "connection", None)
+    if kept is not None and time.monotonic() > _smtp.expires_at:
         smtp_close()
-        connection = None
+        kept = None
     try:
         try:
-            (connection or _smtp_open()).send_messages([email])
+            (kept or _smtp_open()).send_messages([email])
         except smtplib.SMTPServerDisconnected:
-            if connection is None:
+            if kept is None:
                 raise
             smtp_close()
             _smtp_open().send_messages([email])
@@ -115,20 +116,20 @@ def _send(email: emails.PrebuiltEmail) -> None:
 
 
 def _smtp_open():
-    connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
-    connection.open()
-    _smtp.connection = connection
+    smtp = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    smtp.open()
+    _smtp.connection = smtp
     _smtp.expires_at = time.monotonic() + settings.SMTP_REUSE_SECONDS
-    return connection
+    return smtp
 
 
 def smtp_close() -> None:
     """Close this thread's kept SMTP connection, if any."""
-    connection = getattr(_smtp, "connection", None)
+    kept = getattr(_smtp, "connection", None)
     _smtp.connection = None
-    if connection is not None:
+    if kept is not None:
         try:
-            connection.close()
+            kept.close()
         except Exception:  # closing a broken connection must not hide the real error
             logger.debug("closing the SMTP connection failed", exc_info=True)
 
@@ -168,7 +169,13 @@ def _finish(message: OutboundMessage, status: str, *, error: str = "") -> str:
     fields = {"status": status, "last_error": error}
     if status == S.SENT:
         fields["sent_at"] = timezone.now()
-    OutboundMessage.objects.filter(pk=message.pk, status=S.SENDING).update(**fields)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Safe to commit without waiting for the disk: if this commit were lost in a crash
+            # the row would stay "sending", which the sweeper marks failed and never re-sends.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        OutboundMessage.objects.filter(pk=message.pk, status=S.SENDING).update(**fields)
     return status
 
 
