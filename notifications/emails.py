@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from email.encoders import encode_base64
 from email.mime.base import MIMEBase
@@ -147,6 +148,11 @@ class PrebuiltEmail(EmailMessage):
         return self._mime
 
 
+def _boundary() -> str:
+    # Random, so it cannot occur in the parts; given, so the generator need not search for one.
+    return f"=_sb_{uuid.uuid4().hex}"
+
+
 def build_mime(
     *,
     subject: str,
@@ -162,7 +168,7 @@ def build_mime(
 ) -> SafeMIMEMultipart:
     """multipart/alternative (text, HTML[, text/calendar; method=…]) inside multipart/mixed with
     the same calendar as an attachment, or plain multipart/alternative without a calendar."""
-    alternative = SafeMIMEMultipart("alternative", encoding="utf-8")
+    alternative = SafeMIMEMultipart("alternative", boundary=_boundary(), encoding="utf-8")
     alternative.attach(SafeMIMEText(text, "plain", "utf-8"))
     alternative.attach(SafeMIMEText(html, "html", "utf-8"))
     if ical_text:
@@ -174,7 +180,7 @@ def build_mime(
         calendar.set_payload(ical_text.encode())
         encode_base64(calendar)
         alternative.attach(calendar)
-        mime = SafeMIMEMultipart("mixed", encoding="utf-8")
+        mime = SafeMIMEMultipart("mixed", boundary=_boundary(), encoding="utf-8")
         mime.attach(alternative)
         attachment = MIMEBase("application", "ics", name=attachment_name)
         attachment.set_payload(ical_text.encode())

@@ -264,7 +264,7 @@ def _start_worker(smtp_port: int, concurrency: int) -> subprocess.Popen:
     worker = subprocess.Popen(
         [
             *(sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"),
-            *("--pool=threads", f"--concurrency={concurrency}", "--without-gossip"),
+            *("--pool=prefork", f"--concurrency={concurrency}", "--without-gossip"),
             *("--without-mingle", "--prefetch-multiplier=4"),
         ],
         cwd=Path(settings.BASE_DIR),
