@@ -60,6 +60,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--burst-threads", type=int, default=4)
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-pool", choices=["prefork", "threads", "solo"], default="threads")
     return parser.parse_args(argv)
 
 
@@ -173,7 +174,7 @@ def _bench_latency(world: _World, options: argparse.Namespace) -> None:
     port = _free_port()
     controller = Controller(arrivals, hostname="127.0.0.1", port=port)
     controller.start()
-    worker = _start_worker(port, options.worker_concurrency)
+    worker = _start_worker(port, options.worker_pool, options.worker_concurrency)
     try:
         _warm_up(world, arrivals)
         latencies = []
@@ -242,7 +243,7 @@ def _burst(world: _World, arrivals: _Arrivals, options: argparse.Namespace) -> N
     )
 
 
-def _start_worker(smtp_port: int, concurrency: int) -> subprocess.Popen:
+def _start_worker(smtp_port: int, pool: str, concurrency: int) -> subprocess.Popen:
     from django.conf import settings
     from django.db import connection
 
@@ -264,7 +265,7 @@ def _start_worker(smtp_port: int, concurrency: int) -> subprocess.Popen:
     worker = subprocess.Popen(
         [
             *(sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"),
-            *("--pool=prefork", f"--concurrency={concurrency}", "--without-gossip"),
+            *(f"--pool={pool}", f"--concurrency={concurrency}", "--without-gossip"),
             *("--without-mingle", "--prefetch-multiplier=4"),
         ],
         cwd=Path(settings.BASE_DIR),
