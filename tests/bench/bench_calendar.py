@@ -57,7 +57,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sequential", type=int, default=200)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--burst-seconds", type=float, default=5.0)
-    parser.add_argument("--burst-threads", type=int, default=4)
+    parser.add_argument("--burst-processes", type=int, default=2)
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--worker-pool", choices=["prefork", "threads", "solo"], default="threads")
@@ -124,20 +124,28 @@ class _World:
         )
         return cls(program, clinicians, slots, referrals)
 
-    def propose(self) -> list:
-        """One proposal, as the matcher makes it: the appointment and its invitation row."""
-        from django.db import transaction
-
-        from notifications import services
-        from scheduling.models import Appointment
-
+    def take(self) -> tuple[int, int, int]:
+        """The next free slot and waiting referral, as (slot id, clinician id, referral id)."""
         with self._lock:
             slot, referral = next(self._slots), next(self._referrals)
-        with transaction.atomic():
-            appointment = Appointment.objects.create(
-                referral=referral, slot=slot, clinician_id=slot.clinician_id, session_number=1
-            )
-            return services.appointment_notify(appointment_id=appointment.pk, change="proposed")
+        return slot.pk, slot.clinician_id, referral.pk
+
+    def propose(self) -> list:
+        return _propose(*self.take())
+
+
+def _propose(slot_id: int, clinician_id: int, referral_id: int) -> list:
+    """One proposal, as the matcher makes it: the appointment and its invitation row."""
+    from django.db import transaction
+
+    from notifications import services
+    from scheduling.models import Appointment
+
+    with transaction.atomic():
+        appointment = Appointment.objects.create(
+            referral_id=referral_id, slot_id=slot_id, clinician_id=clinician_id, session_number=1
+        )
+        return services.appointment_notify(appointment_id=appointment.pk, change="proposed")
 
 
 class _Arrivals:
@@ -145,6 +153,7 @@ class _Arrivals:
 
     def __init__(self) -> None:
         self.at: dict[str, float] = {}
+        self.wall_at: dict[str, float] = {}
         self.condition = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
@@ -159,6 +168,7 @@ class _Arrivals:
         )
         with self.condition:
             self.at[header] = now
+            self.wall_at[header] = time.time()
             self.condition.notify_all()
         return "250 OK"
 
@@ -207,54 +217,70 @@ def _warm_up(world: _World, arrivals: _Arrivals) -> None:
 
 
 def _burst(world: _World, arrivals: _Arrivals, options: argparse.Namespace) -> None:
-    """Proposals paced evenly over the burst window from several threads (as several web
-    processes would submit them), then a wait for every delivery."""
+    """Proposals paced evenly over the burst window from several processes (as several web
+    processes would submit them), then a wait for every delivery. Times here are wall-clock,
+    shared by the processes."""
+    import multiprocessing
+
+    jobs = [(index, *world.take()) for index in range(options.burst)]
     interval = options.burst_seconds / options.burst
-    message_ids: list[str] = []
-    started = time.perf_counter()
-
-    def submit(first: int) -> None:
-        from django.db import connection
-
-        try:
-            for index in range(first, options.burst, options.burst_threads):
-                ahead = started + index * interval - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)  # pacing the burst to its planned rate
-                message_ids.extend(m.message_id for m in world.propose())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit, args=(k,)) for k in range(options.burst_threads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    burst_ended = time.perf_counter()
+    processes = options.burst_processes
+    start_at = time.time() + 5  # time for the spawned processes to set Django up
+    shares = [(_database_url(), jobs[k::processes], start_at, interval) for k in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        message_ids = [m for share in pool.starmap(_submit_share, shares) for m in share]
+    burst_ended = time.time()
     is_all_delivered = arrivals.wait(message_ids, timeout=FLOORS["burst_s"] * 3)
-    delivered = [arrivals.at[m] for m in message_ids if m in arrivals.at]
+    delivered = [arrivals.wall_at[m] for m in message_ids if m in arrivals.wall_at]
     last = (max(delivered) - burst_ended) if delivered else float("inf")
     print(
-        f"burst of {len(message_ids)} proposals from {options.burst_threads} threads over "
-        f"{burst_ended - started:.2f} s: "
+        f"burst of {len(message_ids)} proposals from {processes} processes over "
+        f"{burst_ended - start_at:.2f} s: "
         f"{len(delivered)} delivered, the last {last:.2f} s after the burst "
         f"({_verdict(last if is_all_delivered else float('inf'), FLOORS['burst_s'])} "
         f"≤ {FLOORS['burst_s']} s)"
     )
 
 
+def _submit_share(database_url: str, jobs: list, start_at: float, interval: float) -> list[str]:
+    """In a spawned process: make this share of the burst's proposals on their schedule."""
+    os.environ["DATABASE_URL"] = database_url
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    message_ids = []
+    try:
+        for index, slot_id, clinician_id, referral_id in jobs:
+            ahead = start_at + index * interval - time.time()
+            if ahead > 0:
+                time.sleep(ahead)  # pacing the burst to its planned rate
+            message_ids += [m.message_id for m in _propose(slot_id, clinician_id, referral_id)]
+    finally:
+        connection.close()
+    return message_ids
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    database = connection.settings_dict
+    return (
+        f"postgres://{database['USER'] or 'postgres'}@{database['HOST']}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
 def _start_worker(smtp_port: int, pool: str, concurrency: int) -> subprocess.Popen:
     from django.conf import settings
-    from django.db import connection
 
     from config.celery import app
 
-    database = connection.settings_dict
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": f"postgres://{database['USER'] or 'postgres'}@{database['HOST']}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}",
+        "DATABASE_URL": _database_url(),
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
