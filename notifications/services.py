@@ -1,17 +1,624 @@
-"""Turning what happened into messages. Each function writes outbox rows in the caller's
-transaction; sending happens after commit."""
+"""Turning what happened into messages, and calendar replies into answers.
+
+Each function writes outbox rows in the caller's transaction; sending happens after commit (a
+task per row, and a sweeper for anything left behind). Writing is idempotent: every row has a
+unique key naming the change it reports, so a repeated call writes nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+
+from referrals.models import Referral
+from scheduling.models import Appointment, Clinician, new_feed_token
+from scheduling.services import RespondResult, Response, appointment_respond
+
+from . import emails, ical
+from .models import InboundMessage, InboundReply, OutboundMessage, new_message_id
+
+logger = logging.getLogger(__name__)
+
+A = Appointment.Status
+K = OutboundMessage.Kind
+O = InboundReply.Outcome  # noqa: E741
+RESPONSE_SALT = "notifications.respond"
+CHANGE_FOR_STATUS = {
+    A.ACCEPTED: "accepted",
+    A.TENTATIVE: "tentative",
+    A.DECLINED: "declined",
+    A.CANCELLED: "cancelled",
+}
+_CLINICIAN_KINDS = (K.INVITATION, K.INVITATION_UPDATE, K.INVITATION_CANCEL)
+_REFERRER_KINDS = (K.CONFIRMATION, K.CONFIRMATION_UPDATE, K.CONFIRMATION_CANCEL)
 
 
-def appointment_notify(*, appointment_id: int, change: str) -> None:
-    """Queue the messages an appointment change calls for (the calendar issue fills this in).
+# ---------------------------------------------------------------------------------------------
+# Appointments
+
+
+@transaction.atomic(savepoint=False)
+def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMessage]:
+    """Queue the messages an appointment change calls for, in the caller's transaction.
 
     `change` is one of: proposed, accepted, declined, tentative, cancelled, rescheduled, expired.
+    - proposed: the clinician's invitation (METHOD:REQUEST), once per appointment.
+    - rescheduled: a REQUEST with a higher SEQUENCE; the referrer is told if they were confirmed.
+    - accepted: the referrer's confirmation with an .ics (once per SEQUENCE).
+    - cancelled, expired: METHOD:CANCEL with a higher SEQUENCE to the clinician, and the
+      referrer's cancellation if they were confirmed; pending reminders are dropped.
+    - declined, tentative: nothing (matching goes on; the referrer was never told a time).
+    Raises ValueError for an unknown change. Idempotent.
     """
+    handlers = {
+        "proposed": _on_proposed,
+        "rescheduled": _on_rescheduled,
+        "accepted": _on_accepted,
+        "cancelled": _on_cancelled,
+        "expired": _on_cancelled,
+        "declined": lambda appointment: [],
+        "tentative": lambda appointment: [],
+    }
+    if change not in handlers:
+        raise ValueError(f"unknown appointment change {change!r}")
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("referral__program", "clinician", "slot")
+        .get(pk=appointment_id)
+    )
+    return [m for m in handlers[change](appointment) if m is not None]
 
 
-def referral_notify(*, referral_id: int, change: str) -> None:
-    """Queue the messages a referral change calls for (the calendar issue fills this in).
+def _on_proposed(appointment: Appointment) -> list:
+    if _sent(appointment, _CLINICIAN_KINDS).exists():
+        return []
+    return [_invitation(appointment, K.INVITATION, sequence=appointment.ical_sequence)]
 
-    `change` is one of: submitted, diverted, unmatched, over_limit, withdrawn, closed. "diverted"
-    alerts the on-call coordinator at once, with no personal details in the subject.
+
+def _on_rescheduled(appointment: Appointment) -> list:
+    sequence = _raise_sequence(appointment)
+    messages = [_invitation(appointment, K.INVITATION_UPDATE, sequence=sequence)]
+    if _sent(appointment, _REFERRER_KINDS).exists():
+        messages.append(_confirmation(appointment, K.CONFIRMATION_UPDATE, sequence=sequence))
+    _drop_pending_reminders(appointment)
+    return messages
+
+
+def _on_accepted(appointment: Appointment) -> list:
+    was_told = _sent(appointment, _REFERRER_KINDS).exists()
+    kind = K.CONFIRMATION_UPDATE if was_told else K.CONFIRMATION
+    return [_confirmation(appointment, kind, sequence=appointment.ical_sequence)]
+
+
+def _on_cancelled(appointment: Appointment) -> list:
+    has_invitation = _sent(appointment, _CLINICIAN_KINDS).exists()
+    has_confirmation = _sent(appointment, _REFERRER_KINDS).exists()
+    already_cancelled = _sent(appointment, [K.INVITATION_CANCEL, K.CONFIRMATION_CANCEL]).exists()
+    if already_cancelled or not (has_invitation or has_confirmation):
+        return []
+    sequence = _raise_sequence(appointment)
+    _drop_pending_reminders(appointment)
+    messages = []
+    if has_invitation:
+        messages.append(_invitation(appointment, K.INVITATION_CANCEL, sequence=sequence))
+    if has_confirmation:
+        messages.append(_confirmation(appointment, K.CONFIRMATION_CANCEL, sequence=sequence))
+    return messages
+
+
+def _sent(appointment: Appointment, kinds):
+    return OutboundMessage.objects.filter(appointment=appointment, kind__in=kinds)
+
+
+def _raise_sequence(appointment: Appointment) -> int:
+    """The next SEQUENCE for a new version of the event: above anything sent for this UID and
+    never below what the appointment already holds; stored back on the appointment."""
+    last_sent = OutboundMessage.objects.filter(ical_uid=appointment.ical_uid).aggregate(
+        last=Max("ical_sequence")
+    )["last"]
+    sequence = max(appointment.ical_sequence, -1 if last_sent is None else last_sent + 1)
+    if sequence != appointment.ical_sequence:
+        appointment.ical_sequence = sequence
+        appointment.save(update_fields=["ical_sequence", "updated_at"])
+    return sequence
+
+
+def _drop_pending_reminders(appointment: Appointment) -> None:
+    OutboundMessage.objects.filter(
+        appointment=appointment, kind=K.REMINDER, status=OutboundMessage.Status.QUEUED
+    ).update(status=OutboundMessage.Status.SKIPPED, last_error="session changed or cancelled")
+
+
+def _invitation(appointment: Appointment, kind: str, *, sequence: int) -> OutboundMessage | None:
+    """The clinician's iMIP message: REQUEST (new or updated) or CANCEL."""
+    key = f"appointment:{appointment.pk}:clinician:{kind}:seq{sequence}"
+    if _exists(key):
+        return None
+    method = "CANCEL" if kind == K.INVITATION_CANCEL else "REQUEST"
+    clinician = appointment.clinician
+    event = _event(
+        appointment,
+        uid=appointment.ical_uid,
+        sequence=sequence,
+        time_zone=clinician.time_zone,
+        # Contact details only while the session stands: a cancellation needs none.
+        description="" if method == "CANCEL" else emails.join_details(appointment),
+        status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
+        organizer_email=settings.CALENDAR_ORGANIZER_EMAIL,
+        organizer_name=settings.CALENDAR_ORGANIZER_NAME,
+        attendees=(ical.Attendee(clinician.calendar_email, clinician.display_name),),
+    )
+    links = response_links(appointment, sequence=sequence)
+    template_kind = {K.INVITATION: "new", K.INVITATION_UPDATE: "update"}.get(kind, "cancel")
+    rendered = emails.invitation(appointment, kind=template_kind, links=links)
+    return _write(
+        key=key,
+        kind=kind,
+        recipient=clinician.calendar_email,
+        rendered=rendered,
+        appointment=appointment,
+        referral_id=appointment.referral_id,
+        ical_text=ical.calendar_build(method=method, events=[event]),
+        ical_method=method,
+        ical_uid=appointment.ical_uid,
+        ical_sequence=sequence,
+    )
+
+
+def _confirmation(appointment: Appointment, kind: str, *, sequence: int) -> OutboundMessage | None:
+    """The referrer's message with a METHOD:PUBLISH .ics: no ORGANIZER or RSVP, so their
+    calendar never replies to us; its own UID, so it cannot be mistaken for the clinician's."""
+    key = f"appointment:{appointment.pk}:referrer:seq{sequence}"
+    if _exists(key):
+        return None
+    referral = appointment.referral
+    is_cancel = kind == K.CONFIRMATION_CANCEL
+    uid = derived_uid(appointment.ical_uid, purpose="referrer")
+    event = _event(
+        appointment,
+        uid=uid,
+        sequence=sequence,
+        time_zone=referral.time_zone,
+        description=_referrer_description(appointment),
+        status="CANCELLED" if is_cancel else "CONFIRMED",
+    )
+    template_kind = {K.CONFIRMATION: "new", K.CONFIRMATION_UPDATE: "update"}.get(kind, "cancel")
+    rendered = emails.confirmation(appointment, kind=template_kind)
+    return _write(
+        key=key,
+        kind=kind,
+        recipient=referral.email,
+        rendered=rendered,
+        appointment=appointment,
+        referral_id=appointment.referral_id,
+        ical_text=ical.calendar_build(method="PUBLISH", events=[event]),
+        ical_method="PUBLISH",
+        ical_uid=uid,
+        ical_sequence=sequence,
+    )
+
+
+def _referrer_description(appointment: Appointment) -> str:
+    if appointment.modality == "video":
+        return f"Video session: {appointment.clinician.video_link}"
+    return f"Phone session: {appointment.clinician.display_name} will call you."
+
+
+def _event(appointment: Appointment, **fields) -> ical.Event:
+    video_link = appointment.clinician.video_link if appointment.modality == "video" else ""
+    return ical.Event(
+        starts_at=appointment.slot.starts_at,
+        ends_at=appointment.slot.ends_at,
+        summary=emails.session_title(appointment),
+        stamped_at=timezone.now(),
+        location=video_link or f"{appointment.get_modality_display()} session",
+        url=video_link,
+        **fields,
+    )
+
+
+def derived_uid(uid: str, *, purpose: str) -> str:
+    """A stable UID for another copy of an event that does not reveal the invitation's UID
+    (which, with the clinician's address, is what a reply must know)."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"{purpose}:{uid}".encode(), hashlib.sha256)
+    return f"{digest.hexdigest()[:32]}@soundingboard"
+
+
+def response_links(appointment: Appointment, *, sequence: int) -> dict[str, str]:
+    """Signed Accept/Decline page addresses for this version of the invitation."""
+    return {
+        label: settings.SITE_URL.rstrip("/")
+        + reverse("notifications:respond", args=[response_token(appointment.pk, answer, sequence)])
+        for label, answer in (("accept", Response.ACCEPTED), ("decline", Response.DECLINED))
+    }
+
+
+def response_token(appointment_id: int, answer: str, sequence: int) -> str:
+    return signing.dumps({"a": appointment_id, "r": answer, "s": sequence}, salt=RESPONSE_SALT)
+
+
+def response_token_read(token: str) -> dict:
+    """The signed answer; raises signing.BadSignature (or SignatureExpired) if it is not ours."""
+    max_age = dt.timedelta(days=settings.RESPONSE_LINK_MAX_AGE_DAYS)
+    return signing.loads(token, salt=RESPONSE_SALT, max_age=max_age)
+
+
+# ---------------------------------------------------------------------------------------------
+# Referrals
+
+
+@transaction.atomic(savepoint=False)
+def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
+    """Queue the messages a referral change calls for, in the caller's transaction.
+
+    `change` is one of: submitted, diverted, unmatched, over_limit, withdrawn, closed.
+    - diverted alerts the on-call coordinator (ONCALL_COORDINATOR_EMAIL) at once; the alert
+      carries the reference only, never personal details.
+    - unmatched and over_limit tell the person what remains open: the other services and the
+      24/7 lines; unmatched also says how long a coordinator may take.
+    - the others tell the person in a line or two. Each is sent once per referral. Idempotent.
     """
+    kinds = {
+        "submitted": K.SUBMITTED,
+        "diverted": K.URGENT_ALERT,
+        "unmatched": K.UNMATCHED,
+        "over_limit": K.OVER_LIMIT,
+        "withdrawn": K.WITHDRAWN,
+        "closed": K.CLOSED,
+    }
+    if change not in kinds:
+        raise ValueError(f"unknown referral change {change!r}")
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=referral_id)
+    )
+    key = f"referral:{referral_id}:{change}"
+    if _exists(key):
+        return []
+    kind = kinds[change]
+    recipient = settings.ONCALL_COORDINATOR_EMAIL if kind == K.URGENT_ALERT else referral.email
+    rendered = emails.referral_message(
+        referral,
+        name=kind,
+        follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS,
+        urgent_queue_url=settings.URGENT_QUEUE_URL,
+    )
+    return [_write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reminders
+
+
+@transaction.atomic(savepoint=False)
+def reminders_queue(*, now: dt.datetime | None = None) -> int:
+    """Queue the reminders now due, to the clinician and the referrer of each accepted session.
+
+    A reminder for lead L is due once the session is L hours away, until the next shorter
+    lead's window begins; none is sent for a lead whose window had begun before the session was
+    accepted (the confirmation has just gone out). The key holds the start time, so a
+    reschedule gets fresh reminders and stale ones are skipped at send time. Idempotent.
+    Returns the number of rows written.
+    """
+    now = now or timezone.now()
+    leads = sorted(set(settings.REMINDER_LEAD_HOURS), reverse=True)
+    written = 0
+    for index, lead in enumerate(leads):
+        shorter = leads[index + 1] if index + 1 < len(leads) else 0
+        due = (
+            Appointment.objects.select_for_update(of=("self",))
+            .filter(
+                status=A.ACCEPTED,
+                slot__starts_at__gt=now + dt.timedelta(hours=shorter),
+                slot__starts_at__lte=now + dt.timedelta(hours=lead),
+            )
+            .select_related("referral__program", "clinician", "slot")
+        )
+        for appointment in due:
+            window_opened_at = appointment.slot.starts_at - dt.timedelta(hours=lead)
+            if appointment.responded_at and appointment.responded_at >= window_opened_at:
+                continue
+            written += _reminders(appointment, lead)
+    return written
+
+
+def _reminders(appointment: Appointment, lead: int) -> int:
+    written = 0
+    starts = appointment.slot.starts_at
+    for is_clinician, recipient in (
+        (True, appointment.clinician.calendar_email),
+        (False, appointment.referral.email),
+    ):
+        side = "clinician" if is_clinician else "referrer"
+        key = f"appointment:{appointment.pk}:reminder:{lead}h:{starts:%Y%m%dT%H%MZ}:{side}"
+        if _exists(key):
+            continue
+        rendered = emails.reminder(appointment, is_clinician=is_clinician)
+        _write(
+            key=key,
+            kind=K.REMINDER,
+            recipient=recipient,
+            rendered=rendered,
+            appointment=appointment,
+            referral_id=appointment.referral_id,
+            event_starts_at=starts,
+        )
+        written += 1
+    return written
+
+
+def message_still_applies(message: OutboundMessage) -> bool:
+    """False for a reminder whose session was cancelled or moved since it was written."""
+    if message.kind != K.REMINDER or message.appointment_id is None:
+        return True
+    appointment = Appointment.objects.select_related("slot").get(pk=message.appointment_id)
+    is_same_time = appointment.slot.starts_at == message.event_starts_at
+    return appointment.status == A.ACCEPTED and is_same_time
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing rows
+
+
+def _exists(key: str) -> bool:
+    return OutboundMessage.objects.filter(key=key).exists()
+
+
+def _write(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage:
+    """Insert one outbox row and queue its sending for after commit.
+
+    Callers hold a row lock on the appointment or referral the row reports on, so checking the
+    key first (_exists) and inserting cannot race; the unique key is the backstop."""
+    message = OutboundMessage.objects.create(
+        key=key,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        message_id=new_message_id(_mail_domain()),
+        next_attempt_at=timezone.now(),
+        **fields,
+    )
+    transaction.on_commit(partial(queue_send, message.pk), robust=True)
+    return message
+
+
+def _mail_domain() -> str:
+    return settings.CALENDAR_ORGANIZER_EMAIL.rpartition("@")[2] or "soundingboard"
+
+
+def queue_send(message_id: int, *, countdown: int | None = None) -> None:
+    """Hand a row to the broker. If the broker is down the row waits for the sweeper."""
+    from .tasks import message_send
+
+    try:
+        message_send.apply_async((message_id,), countdown=countdown)
+    except Exception as error:  # the database, not the broker, is the source of truth
+        logger.warning("outbox %s not queued (%s); the sweeper will", message_id, type(error))
+
+
+@transaction.atomic
+def message_resend(*, message_id: int) -> OutboundMessage:
+    """Queue a fresh copy of a message (a coordinator's re-send); the original stays as it was.
+
+    The copy has the same content (the same iCalendar SEQUENCE) and a new Message-ID."""
+    original = OutboundMessage.objects.select_for_update().get(pk=message_id)
+    copies = OutboundMessage.objects.filter(key__startswith=f"{original.key}:resend:").count()
+    copy = OutboundMessage.objects.create(
+        key=f"{original.key}:resend:{copies + 1}",
+        kind=original.kind,
+        recipient=original.recipient,
+        referral_id=original.referral_id,
+        appointment_id=original.appointment_id,
+        subject=original.subject,
+        body_text=original.body_text,
+        body_html=original.body_html,
+        ical_text=original.ical_text,
+        ical_method=original.ical_method,
+        ical_uid=original.ical_uid,
+        ical_sequence=original.ical_sequence,
+        event_starts_at=original.event_starts_at,
+        message_id=new_message_id(_mail_domain()),
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(partial(queue_send, copy.pk), robust=True)
+    return copy
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar replies
+
+
+@transaction.atomic(savepoint=False)
+def inbound_store(*, raw: bytes, source: str, parsed: ical.ParsedMessage) -> InboundMessage | None:
+    """Keep an incoming message as received; None if these exact bytes were stored before."""
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        with transaction.atomic():
+            return InboundMessage.objects.create(
+                source=source,
+                digest=digest,
+                message_id=parsed.message_id,
+                raw=raw,
+                problem=parsed.problem,
+            )
+    except IntegrityError:
+        return None
+
+
+@transaction.atomic(savepoint=False)
+def reply_apply(
+    *, message: InboundMessage, reply: ical.ParsedReply
+) -> tuple[InboundReply, RespondResult | None]:
+    """Decide what one calendar reply may do, apply it through appointment_respond, record it.
+
+    Accepted only when it is a REPLY (not a COUNTER nor a proposed new time) for a UID we sent,
+    from the invited clinician's address, answering the current SEQUENCE, and not older (by
+    SEQUENCE, then DTSTAMP) than a reply already applied. Everything else changes nothing and is
+    stored with its reason. The caller tells whoever needs telling when the result changed.
+    """
+    appointment, outcome, reason, attendee = _judge(reply)
+    result = None
+    if outcome is None:
+        result = appointment_respond(
+            appointment_id=appointment.pk,
+            response=attendee.partstat.lower(),
+            actor_label="clinician (calendar reply)",
+            reason="calendar reply",
+        )
+        outcome = O.APPLIED if result.is_changed else _unchanged_outcome(result)
+        reason = result.detail
+    record = InboundReply.objects.create(
+        message=message,
+        appointment=appointment,
+        method=reply.method[:16],
+        uid=reply.uid,
+        attendee=(attendee.email if attendee else _first_attendee(reply))[:254],
+        partstat=(attendee.partstat if attendee else "")[:20],
+        sequence=reply.sequence,
+        dtstamp=reply.stamped_at,
+        outcome=outcome,
+        reason=reason[:300],
+    )
+    return record, result
+
+
+def _unchanged_outcome(result: RespondResult) -> str:
+    return O.DUPLICATE if result.detail == "already recorded" else O.NOT_APPLICABLE
+
+
+def _first_attendee(reply: ical.ParsedReply) -> str:
+    return reply.attendees[0].email if reply.attendees else ""
+
+
+def _judge(reply: ical.ParsedReply):
+    """(appointment, outcome or None to apply, reason, the clinician's attendee entry)."""
+    if reply.problem:
+        return None, O.MALFORMED, reply.problem, None
+    if reply.method == "COUNTER" or reply.proposes_new_time:
+        return None, O.COUNTER, "proposes another time; a coordinator decides", None
+    if reply.method != "REPLY":
+        return None, O.NOT_A_REPLY, f"METHOD {reply.method or 'missing'} is not a reply", None
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("clinician")
+        .filter(ical_uid=reply.uid)
+        .first()
+    )
+    if appointment is None:
+        return None, O.UNKNOWN_UID, "no invitation with this UID", None
+    invited = ical.normalise_address(appointment.clinician.calendar_email)
+    attendee = next((a for a in reply.attendees if a.email == invited), None)
+    if attendee is None:
+        return appointment, O.OTHER_ATTENDEE, "the attendee is not the invited clinician", None
+    if attendee.partstat not in ical.ANSWERS:
+        reason = f"PARTSTAT {attendee.partstat or 'missing'} is not an answer"
+        return appointment, O.UNKNOWN_ANSWER, reason, attendee
+    sequence = reply.ordering_sequence
+    if sequence < appointment.ical_sequence:
+        reason = f"answers SEQUENCE {sequence}; the invitation is at {appointment.ical_sequence}"
+        return appointment, O.STALE_SEQUENCE, reason, attendee
+    if sequence > appointment.ical_sequence:
+        reason = f"answers SEQUENCE {sequence}, which was never sent"
+        return appointment, O.FUTURE_SEQUENCE, reason, attendee
+    if _is_superseded(appointment, reply):
+        return appointment, O.SUPERSEDED, "a later reply was already applied", attendee
+    return appointment, None, "", attendee
+
+
+def _is_superseded(appointment: Appointment, reply: ical.ParsedReply) -> bool:
+    """Order by SEQUENCE, then DTSTAMP, then arrival: an earlier one arriving later loses."""
+    latest = (
+        InboundReply.objects.filter(appointment=appointment, outcome=O.APPLIED)
+        .order_by("-sequence", "-dtstamp", "-created_at")
+        .first()
+    )
+    if latest is None:
+        return False
+    earliest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    mine = (reply.ordering_sequence, reply.stamped_at or earliest)
+    theirs = (latest.sequence or 0, latest.dtstamp or earliest)
+    return mine < theirs
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds
+
+
+def feed_render(clinician: Clinician, *, now: dt.datetime | None = None) -> str:
+    """The clinician's sessions as METHOD:PUBLISH: no ORGANIZER, ATTENDEE or RSVP (adding the
+    feed sends no replies), no referrer surname, nothing beyond time, title and modality."""
+    now = now or timezone.now()
+    rows = (
+        Appointment.objects.filter(
+            clinician=clinician,
+            status__in=[A.ACCEPTED, A.TENTATIVE, A.COMPLETED, A.NO_SHOW],
+            slot__starts_at__gte=now - dt.timedelta(days=settings.FEED_PAST_DAYS),
+        )
+        .order_by("slot__starts_at")
+        .values(*_FEED_FIELDS)  # plain rows: a feed can hold hundreds of sessions
+    )
+    events = [_feed_event(row, clinician.time_zone, stamped_at=now) for row in rows]
+    return ical.calendar_build(method="PUBLISH", events=events, name="Sounding Board sessions")
+
+
+_FEED_FIELDS = (
+    "ical_uid",
+    "ical_sequence",
+    "status",
+    "modality",
+    "slot__starts_at",
+    "slot__ends_at",
+    "referral__reference",
+    "referral__given_name",
+    "referral__preferred_name",
+    "referral__family_name",
+    "referral__program__discreet_title",
+)
+
+
+def _feed_event(row: dict, time_zone: str, *, stamped_at: dt.datetime) -> ical.Event:
+    name = row["referral__preferred_name"] or row["referral__given_name"]
+    modality = "Video" if row["modality"] == "video" else "Phone"
+    return ical.Event(
+        uid=derived_uid(row["ical_uid"], purpose="feed"),
+        sequence=row["ical_sequence"],
+        starts_at=row["slot__starts_at"],
+        ends_at=row["slot__ends_at"],
+        time_zone=time_zone,
+        summary=emails.title_for(
+            row["referral__program__discreet_title"],
+            row["referral__family_name"],
+            row["referral__reference"],
+        ),
+        stamped_at=stamped_at,
+        description=f"{modality} session with {name}. Contact details are in your invitation.",
+        status="TENTATIVE" if row["status"] == A.TENTATIVE else "CONFIRMED",
+    )
+
+
+@transaction.atomic
+def feed_token_rotate(*, clinician_id: int) -> str:
+    """Revoke a clinician's feed address and issue a new one; the old address stops working."""
+    clinician = Clinician.objects.select_for_update().get(pk=clinician_id)
+    clinician.feed_token = new_feed_token()
+    clinician.save(update_fields=["feed_token"])
+    return clinician.feed_token
+
+
+def feed_urls(clinician: Clinician) -> dict[str, str]:
+    """The feed's https address and the webcal:// one calendar apps subscribe to."""
+    https = settings.SITE_URL.rstrip("/") + reverse(
+        "notifications:feed", args=[clinician.feed_token]
+    )
+    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}

@@ -233,6 +233,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "staff.tasks.urgent_realert_sweep",
         "schedule": crontab(minute="*"),
     },
+    # Periodic notification work; a run still queued when the next is due is dropped.
+    "outbox-sweep": {
+        "task": "notifications.tasks.outbox_sweep",
+        "schedule": env.int("OUTBOX_SWEEP_SECONDS", default=60),
+        "options": {"expires": env.int("OUTBOX_SWEEP_SECONDS", default=60)},
+    },
+    "reminders-queue": {
+        "task": "notifications.tasks.reminders_queue",
+        "schedule": env.int("REMINDER_SWEEP_SECONDS", default=300),
+        "options": {"expires": env.int("REMINDER_SWEEP_SECONDS", default=300)},
+    },
+    "imap-poll": {
+        "task": "notifications.tasks.imap_poll",
+        "schedule": env.int("IMAP_POLL_SECONDS", default=60),
+        "options": {"expires": env.int("IMAP_POLL_SECONDS", default=60)},
+    },
 }
 
 # Domain settings. Each limit is named here with its default and can be set in the environment.
@@ -371,6 +387,50 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
+
+
+# Notifications: the outbox, calendar replies, feeds and reminders.
+CALENDAR_ORGANIZER_NAME = env("CALENDAR_ORGANIZER_NAME", default="Sounding Board")
+# Words no subject, invitation title or reminder may contain (the referrer's surname is added).
+DISCREET_FORBIDDEN_WORDS = env.list(
+    "DISCREET_FORBIDDEN_WORDS", default=["counselling", "counseling", "crisis"]
+)
+# Sending: transient SMTP errors are retried with exponential backoff up to this many attempts.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)
+# Kept below the broker's visibility timeout: Redis would hand a task waiting longer to a second
+# worker (the outbox claim keeps that harmless, but it is wasted work).
+OUTBOX_RETRY_MAX_SECONDS = env.int("OUTBOX_RETRY_MAX_SECONDS", default=300)
+# The sweeper re-queues a row still waiting this long after it was due (its task was lost) and
+# gives up on a row stuck "sending" (a worker died mid-send; re-sending could send it twice).
+OUTBOX_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_REQUEUE_AFTER_SECONDS", default=60)
+OUTBOX_SENDING_STALE_MINUTES = env.int("OUTBOX_SENDING_STALE_MINUTES", default=15)
+OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
+# A worker keeps its SMTP connection open this long, so a burst is not one connection per mail.
+SMTP_REUSE_SECONDS = env.int("SMTP_REUSE_SECONDS", default=30)
+# Reminders go this many hours before a session, to the clinician and the referrer.
+REMINDER_LEAD_HOURS = env.list("REMINDER_LEAD_HOURS", cast=int, default=[24, 2])
+# Signed Accept/Decline links in invitations stop working after this many days.
+RESPONSE_LINK_MAX_AGE_DAYS = env.int("RESPONSE_LINK_MAX_AGE_DAYS", default=14)
+# A clinician's feed lists sessions from this many days ago onwards.
+FEED_PAST_DAYS = env.int("FEED_PAST_DAYS", default=30)
+# Where the urgent alert sends the on-call coordinator (the coordinator workspace's queue).
+URGENT_QUEUE_URL = env("URGENT_QUEUE_URL", default=f"{SITE_URL.rstrip('/')}/coordinate/")
+# What an unmatched referrer is told about how long a coordinator may take.
+UNMATCHED_FOLLOW_UP_BUSINESS_DAYS = env.int("UNMATCHED_FOLLOW_UP_BUSINESS_DAYS", default=3)
+# Inbound replies. The HTTP door is closed while the secret is empty.
+INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
+INBOUND_MAIL_MAX_BYTES = env.int("INBOUND_MAIL_MAX_BYTES", default=2_000_000)
+# The IMAP poller reads the organizer mailbox; it does nothing while IMAP_HOST is empty.
+IMAP_HOST = env("IMAP_HOST", default="")
+IMAP_PORT = env.int("IMAP_PORT", default=993)
+IMAP_USER = env("IMAP_USER", default="")
+IMAP_PASSWORD = env("IMAP_PASSWORD", default="")
+IMAP_USE_SSL = env.bool("IMAP_USE_SSL", default=True)
+IMAP_INBOX_FOLDER = env("IMAP_INBOX_FOLDER", default="INBOX")
+IMAP_PROCESSED_FOLDER = env("IMAP_PROCESSED_FOLDER", default="Processed")
+IMAP_TIMEOUT_SECONDS = env.int("IMAP_TIMEOUT_SECONDS", default=20)
+IMAP_BATCH = env.int("IMAP_BATCH", default=50)
 
 # Logging: every handler carries the redaction filter (privacy.redaction). Django's own loggers
 # are routed to the same handlers so none bypasses it.

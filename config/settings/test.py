@@ -5,7 +5,8 @@ from .base import DEVELOPMENT_FIELD_ENCRYPTION_KEY, env
 
 DEMO_MODE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# End-to-end tests point the worker they start at a real SMTP server on loopback.
+EMAIL_BACKEND = env("TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 # Tests run tasks in-process unless a test starts a real worker itself.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 FIELD_ENCRYPTION_KEYS = env.list(

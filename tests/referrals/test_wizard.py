@@ -4,10 +4,12 @@ import re
 from contextlib import contextmanager
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from notifications.models import OutboundMessage
 from referrals.models import District, Program, Referral
 from scheduling.models import Appointment
 from tests.referrals.factories import EpisodeFactory, ReferralFactory
@@ -16,6 +18,7 @@ from tests.referrals.wizard import (
     SELF_STEPS,
     STEPS_BEFORE_SAFETY,
     Wizard,
+    matches_queued,
     routine_answers,
 )
 from tests.scheduling.factories import AppointmentFactory
@@ -78,7 +81,7 @@ def test_each_program_can_be_referred_to_from_start_to_confirmation(
     assert referral.preferred_windows == ["mon-evening", "sat-morning"]
     assert referral.workplace_facility is not None
     assert referral.triage.rule_fired == "routine.no_rule_matched"
-    assert len(queued) == 1
+    assert len(matches_queued(queued)) == 1
     page = text(confirmation)
     assert "Referral sent" in page and referral.reference in page
     assert "What happens next" in page and "13 11 14" in page
@@ -186,7 +189,10 @@ def test_an_urgent_answer_ends_the_wizard_and_saves_what_was_given_as_diverted(
     assert referral.email == "alex.doctor@example.test"
     assert referral.workplace_district is not None and referral.reasons == ["workload", "burnout"]
     assert referral.preferred_windows == []  # never asked
-    assert queued == []  # no automatic booking
+    assert matches_queued(queued) == []  # no automatic booking
+    alert = OutboundMessage.objects.get(kind=OutboundMessage.Kind.URGENT_ALERT)
+    assert alert.recipient == settings.ONCALL_COORDINATOR_EMAIL
+    assert "Alex" not in alert.subject and referral.family_name not in alert.subject
     assert wizard.get("preferences")["Location"] == "/refer/service/"  # the wizard is over
 
 

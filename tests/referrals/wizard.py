@@ -133,3 +133,14 @@ STEPS_BEFORE_SAFETY = SELF_STEPS[: SELF_STEPS.index("safety")]
 def _errors(response) -> object:
     form = getattr(response, "context", None) and response.context.get("form")
     return form.errors if form is not None else response.status_code
+
+
+def matches_queued(callbacks) -> list:
+    """The on-commit callbacks that queue matching (sending mail is queued on commit too)."""
+    task_name = "scheduling.tasks.match_referral"
+    return [
+        c
+        for c in callbacks
+        if getattr(getattr(c, "func", None), "__self__", None)
+        and getattr(c.func.__self__, "name", None) == task_name
+    ]

@@ -1,0 +1,24 @@
+"""Reads for a case's timeline: what was sent about a referral and what came back."""
+
+from django.db.models import QuerySet
+
+from .models import InboundReply, OutboundMessage
+
+
+def messages_for_referral(*, referral_id: int) -> QuerySet[OutboundMessage]:
+    """Every outbox row about the referral or its sessions, oldest first (bodies deferred)."""
+    return (
+        OutboundMessage.objects.filter(referral_id=referral_id)
+        .defer("body_text", "body_html", "ical_text")
+        .order_by("created_at", "pk")
+    )
+
+
+def replies_for_referral(*, referral_id: int) -> QuerySet[InboundReply]:
+    """Every calendar reply matched to one of the referral's sessions, with its outcome."""
+    return (
+        InboundReply.objects.filter(appointment__referral_id=referral_id)
+        .select_related("message", "appointment")
+        .defer("message__raw")
+        .order_by("created_at", "pk")
+    )

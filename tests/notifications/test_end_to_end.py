@@ -1,0 +1,66 @@
+"""The whole calendar loop with real servers on loopback: invitation out by SMTP, the reply
+into a real IMAP mailbox, the poller, the acceptance, the referrer's confirmation by SMTP."""
+
+import datetime as dt
+import time
+
+import icalendar
+import pytest
+from django.db import transaction
+from imap_tools import MailBoxUnencrypted
+
+from notifications import services
+from notifications.tasks import imap_poll
+from scheduling.models import Appointment
+from tests.notifications import replies
+from tests.notifications.factories import proposed_appointment
+
+pytestmark = pytest.mark.services
+
+
+def wait_until(predicate, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)  # polling a real worker; bounded by the deadline
+
+
+def reply_to(invitation, attendee: str) -> bytes:
+    """Answer the invitation as Thunderbird would: its UID and SEQUENCE, our PARTSTAT."""
+    part = next(p for p in invitation.walk() if p.get_content_type() == "text/calendar")
+    event = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")[0]
+    text = replies.reply_text(
+        uid=str(event["UID"]),
+        attendee=f"mailto:{attendee}",
+        sequence=int(event["SEQUENCE"]),
+        stamped_at=dt.datetime.now(dt.UTC),
+    )
+    return replies.thunderbird_reply(text, attendee)
+
+
+def test_a_reply_in_the_organizer_mailbox_accepts_and_confirms_the_referrer(
+    smtp_server, imap_server, celery_worker_process
+):
+    appointment = proposed_appointment()
+    with transaction.atomic():
+        services.appointment_notify(appointment_id=appointment.pk, change="proposed")
+    [invitation] = smtp_server.wait_for(1)
+    assert invitation["To"] == appointment.clinician.calendar_email
+
+    with MailBoxUnencrypted("127.0.0.1", imap_server["port"]).login(
+        imap_server["user"], imap_server["password"]
+    ) as mailbox:
+        mailbox.append(reply_to(invitation, appointment.clinician.calendar_email), "INBOX")
+
+    imap_poll.delay()
+    wait_until(lambda: Appointment.objects.get(pk=appointment.pk).status == "accepted")
+    confirmation = smtp_server.wait_for(2)[1]
+    assert confirmation["To"] == appointment.referral.email
+    assert any(p.get_filename() == "session.ics" for p in confirmation.walk())
+
+    with MailBoxUnencrypted("127.0.0.1", imap_server["port"]).login(
+        imap_server["user"], imap_server["password"]
+    ) as mailbox:
+        assert mailbox.uids("ALL") == []
+        mailbox.folder.set("Processed")
+        assert len(mailbox.uids("ALL")) == 1

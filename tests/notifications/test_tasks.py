@@ -1,0 +1,195 @@
+import datetime as dt
+import smtplib
+from unittest import mock
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from notifications import services, tasks
+from notifications.models import OutboundMessage
+from tests.notifications.factories import proposed_appointment
+from tests.referrals.factories import ReferralFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def queued_message() -> OutboundMessage:
+    referral = ReferralFactory()
+    [message] = services.referral_notify(referral_id=referral.pk, change="submitted")
+    return message
+
+
+def _smtp_failing_with(*errors):
+    connection = mock.MagicMock()
+    connection.send_messages.side_effect = errors if len(errors) > 1 else errors[0]
+    return mock.patch("notifications.tasks.get_connection", return_value=connection)
+
+
+def test_a_message_goes_out_once_even_if_the_send_task_runs_twice():
+    message = queued_message()
+    assert tasks.message_send(message.pk) == "sent"
+    assert tasks.message_send(message.pk) == "not claimed"
+    assert len(mail.outbox) == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 1)
+    assert message.sent_at is not None
+
+
+def test_a_transient_smtp_error_is_retried_later_with_growing_backoff():
+    message = queued_message()
+    error = smtplib.SMTPResponseException(451, b"try again later")
+    with _smtp_failing_with(error), mock.patch.object(services, "queue_send") as requeue:
+        assert tasks.message_send(message.pk) == "queued"
+        message.refresh_from_db()
+        first_delay = message.next_attempt_at - timezone.now()
+        with time_machine.travel(message.next_attempt_at + dt.timedelta(seconds=1)):
+            assert tasks.message_send(message.pk) == "queued"
+    message.refresh_from_db()
+    assert message.attempts == 2
+    assert message.last_error == "SMTPResponseException 451"
+    assert dt.timedelta(seconds=25) < first_delay <= dt.timedelta(seconds=30)
+    assert [c.kwargs["countdown"] for c in requeue.call_args_list] == [30, 60]
+    assert mail.outbox == []
+
+
+def test_a_queued_retry_is_not_sent_before_its_time():
+    message = queued_message()
+    with _smtp_failing_with(ConnectionRefusedError()), mock.patch.object(services, "queue_send"):
+        tasks.message_send(message.pk)
+    assert tasks.message_send(message.pk) == "not claimed"
+
+
+def test_a_permanent_refusal_fails_at_once_without_echoing_the_server_text():
+    message = queued_message()
+    error = smtplib.SMTPRecipientsRefused({"doctor@example.test": (550, b"no such user")})
+    with _smtp_failing_with(error):
+        assert tasks.message_send(message.pk) == "failed"
+    message.refresh_from_db()
+    assert message.last_error == "SMTPRecipientsRefused"
+
+
+def test_transient_errors_give_up_after_the_last_attempt(settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    message = queued_message()
+    with _smtp_failing_with(smtplib.SMTPServerDisconnected()):
+        assert tasks.message_send(message.pk) == "failed"
+
+
+def test_the_sweeper_requeues_lost_rows_and_gives_up_on_rows_stuck_mid_send():
+    lost = queued_message()
+    stuck = queued_message()
+    OutboundMessage.objects.filter(pk=stuck.pk).update(
+        status="sending", claimed_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):
+        result = tasks.outbox_sweep()
+    assert result == {"requeued": 1, "failed_stale": 1}
+    lost.refresh_from_db()
+    stuck.refresh_from_db()
+    assert lost.status == "sent"  # tasks run in-process in the test settings
+    assert stuck.status == "failed"
+    assert len(mail.outbox) == 1
+
+
+def test_a_fresh_row_is_left_to_its_own_task():
+    queued_message()
+    assert tasks.outbox_sweep() == {"requeued": 0, "failed_stale": 0}
+
+
+def test_a_broker_outage_loses_no_message(django_capture_on_commit_callbacks):
+    broker_down = mock.patch("notifications.tasks.message_send.apply_async", side_effect=OSError)
+    with broker_down, django_capture_on_commit_callbacks(execute=True):
+        message = queued_message()
+    message.refresh_from_db()
+    assert message.status == "queued"
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):
+        tasks.outbox_sweep()
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+# --- reminders ----------------------------------------------------------------------------
+
+
+def accepted_session(starts_in: dt.timedelta, accepted_ago=dt.timedelta(days=2)):
+    starts_at = (timezone.now() + starts_in).replace(second=0, microsecond=0)
+    appointment = proposed_appointment(starts_at=starts_at, status="accepted")
+    appointment.responded_at = timezone.now() - accepted_ago
+    appointment.save()
+    return appointment
+
+
+def reminders_for(appointment):
+    return OutboundMessage.objects.filter(appointment=appointment, kind="reminder")
+
+
+def test_reminders_go_24_and_2_hours_before_to_both_sides():
+    appointment = accepted_session(dt.timedelta(hours=30))
+    start = appointment.slot.starts_at
+    assert services.reminders_queue(now=start - dt.timedelta(hours=25)) == 0
+    assert services.reminders_queue(now=start - dt.timedelta(hours=23)) == 2
+    assert services.reminders_queue(now=start - dt.timedelta(hours=22)) == 0
+    assert services.reminders_queue(now=start - dt.timedelta(minutes=110)) == 2
+    recipients = set(reminders_for(appointment).values_list("recipient", flat=True))
+    assert recipients == {appointment.clinician.calendar_email, appointment.referral.email}
+    for message in reminders_for(appointment):
+        lowered = message.subject.lower()
+        assert "counselling" not in lowered and "crisis" not in lowered
+        assert appointment.referral.family_name.lower() not in lowered
+
+
+def test_no_reminder_for_a_cancelled_session_even_one_already_queued():
+    appointment = accepted_session(dt.timedelta(hours=23))
+    services.reminders_queue()
+    queued = list(reminders_for(appointment))
+    appointment.status = "cancelled"
+    appointment.save()
+    assert services.reminders_queue() == 0
+    assert [tasks.message_send(m.pk) for m in queued] == ["skipped", "skipped"]
+    assert mail.outbox == []
+
+
+def test_after_a_reschedule_reminders_follow_the_new_time():
+    appointment = accepted_session(dt.timedelta(hours=23))
+    services.reminders_queue()
+    old = list(reminders_for(appointment))
+    slot = appointment.slot
+    slot.starts_at += dt.timedelta(days=2)
+    slot.ends_at += dt.timedelta(days=2)
+    slot.save()
+    assert [tasks.message_send(m.pk) for m in old] == ["skipped", "skipped"]
+    assert services.reminders_queue(now=slot.starts_at - dt.timedelta(hours=23)) == 2
+
+
+def test_a_session_accepted_inside_the_window_gets_no_reminder_for_that_window():
+    appointment = accepted_session(dt.timedelta(hours=20), accepted_ago=dt.timedelta(hours=1))
+    assert services.reminders_queue() == 0
+    start = appointment.slot.starts_at
+    assert services.reminders_queue(now=start - dt.timedelta(hours=1)) == 2
+
+
+def test_a_kept_smtp_connection_the_server_closed_is_reopened_once():
+    first, second = queued_message(), queued_message()
+    assert tasks.message_send(first.pk) == "sent"
+    with _smtp_failing_with(smtplib.SMTPServerDisconnected(), [1]) as get_connection:
+        tasks._smtp.connection = get_connection()  # the kept connection, now closed by the server
+        tasks._smtp.expires_at = float("inf")
+        assert tasks.message_send(second.pk) == "sent"
+    assert get_connection.return_value.send_messages.call_count == 2
+
+
+def test_a_fresh_connection_that_drops_is_retried_later_not_at_once():
+    message = queued_message()
+    failing = _smtp_failing_with(smtplib.SMTPServerDisconnected())
+    with failing as get_connection, mock.patch.object(services, "queue_send"):
+        assert tasks.message_send(message.pk) == "queued"
+    assert get_connection.return_value.send_messages.call_count == 1
+
+
+def test_an_smtp_feature_error_is_not_retried_but_a_refused_connection_is():
+    assert not tasks._is_transient(smtplib.SMTPNotSupportedError())
+    assert tasks._is_transient(ConnectionRefusedError())
+    assert tasks._is_transient(TimeoutError())
+    assert not tasks._is_transient(smtplib.SMTPAuthenticationError(535, b"no"))
