@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from privacy.fields import EncryptedBinaryField, EncryptedTextField
 from referrals.models import Referral
 from scheduling.models import Appointment
 
@@ -51,11 +52,11 @@ class OutboundMessage(models.Model):
         Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
     subject = models.CharField(max_length=200)
-    body_text = models.TextField()
-    body_html = models.TextField()
+    body_text = EncryptedTextField()
+    body_html = EncryptedTextField()
     # The calendar part, if any, and what it says, so a coordinator (and a test) can follow a
     # UID's SEQUENCE without parsing the text again.
-    ical_text = models.TextField(blank=True)
+    ical_text = EncryptedTextField(blank=True)
     ical_method = models.CharField(max_length=8, blank=True)
     ical_uid = models.CharField(max_length=200, blank=True)
     ical_sequence = models.PositiveIntegerField(null=True, blank=True)
@@ -95,7 +96,7 @@ class InboundMessage(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices)
     digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the raw bytes.")
     message_id = models.CharField(max_length=300, blank=True)
-    raw = models.BinaryField()
+    raw = EncryptedBinaryField()
     problem = models.CharField(
         max_length=200, blank=True, help_text="Why nothing in it could be read, if so."
     )

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from privacy.fields import EncryptedJSONField, EncryptedTextField
+
 
 class ProviderRole(models.TextChoices):
     COACH = "coach", "Coach"
@@ -140,7 +142,7 @@ class Episode(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="episodes")
     email_normalised = models.CharField(max_length=254, db_index=True)
     session_limit = models.PositiveSmallIntegerField()
-    limit_override_reason = models.TextField(blank=True)
+    limit_override_reason = EncryptedTextField(blank=True)
     limit_overridden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -248,7 +250,7 @@ class Referral(models.Model):
 
     # What's going on
     reasons = models.JSONField(default=list, blank=True)
-    details = models.TextField(blank=True)
+    details = EncryptedTextField(blank=True)
 
     # Preferences
     modality = models.CharField(max_length=8, choices=Modality.choices, default=Modality.ANY)
@@ -274,7 +276,7 @@ class Referral(models.Model):
     urgent_acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    urgent_acknowledgement_note = models.TextField(blank=True)
+    urgent_acknowledgement_note = EncryptedTextField(blank=True)
     wants_urgent_consult = models.BooleanField(default=False)
     match_requested_at = models.DateTimeField(null=True, blank=True)
     closed_outcome = models.CharField(max_length=200, blank=True)
@@ -326,7 +328,7 @@ class TriageAssessment(models.Model):
         URGENT = "urgent", "Urgent"
 
     referral = models.OneToOneField(Referral, on_delete=models.CASCADE, related_name="triage")
-    answers = models.JSONField()
+    answers = EncryptedJSONField()
     k10_score = models.PositiveSmallIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     rule_version = models.CharField(max_length=20)

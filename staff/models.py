@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from privacy.fields import EncryptedTextField
 from referrals.models import Referral
 
 
@@ -72,7 +73,7 @@ class CaseActivity(models.Model):
     )
     kind = models.CharField(max_length=24, choices=Kind.choices)
     # A coordinator's own words (a note or a reason); never shown in statistics or logs.
-    text = models.TextField(blank=True)
+    text = EncryptedTextField(blank=True)
     occurred_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -128,6 +128,9 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
     app.control.purge()
+    # Redis delivers broadcasts across its numbered databases, so wait for this worker by name,
+    # not for any worker that happens to answer.
+    worker_name = f"sb-test-{os.getpid()}@127.0.0.1"
     log_path = tmp_path / "celery-worker.log"
     log = log_path.open("wb")
     worker = subprocess.Popen(
@@ -142,6 +145,7 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
             "--without-gossip",
             "--without-mingle",
             "--loglevel=WARNING",
+            f"--hostname={worker_name}",
         ],
         cwd=Path(settings.BASE_DIR),
         env=environment,
@@ -152,7 +156,7 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
     app.conf.task_always_eager = False
     try:
         deadline = time.monotonic() + 30
-        while not app.control.ping(timeout=0.5):
+        while not app.control.ping(destination=[worker_name], timeout=0.5):
             if worker.poll() is not None or time.monotonic() > deadline:
                 error = log_path.read_text(errors="replace")[-2000:]
                 pytest.fail(f"the Celery worker did not start:\n{error}")

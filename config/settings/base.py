@@ -325,6 +325,8 @@ RETENTION_YEARS = env.int("RETENTION_YEARS", default=7)
 RETENTION_SWEEP_BATCH = env.int("RETENTION_SWEEP_BATCH", default=200)
 # What each app blanks for a referral, in order; see privacy.services.retention.
 RETENTION_DEIDENTIFIERS = [
+    "notifications.retention.referral_deidentify_messages",
+    "staff.retention.referral_deidentify_case_notes",
     "scheduling.retention.referral_deidentify_appointments",
     "referrals.retention.referral_deidentify_personal_data",
 ]

@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+import privacy.fields
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -40,7 +42,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("message_id", models.CharField(blank=True, max_length=300)),
-                ("raw", models.BinaryField()),
+                ("raw", privacy.fields.EncryptedBinaryField()),
                 (
                     "problem",
                     models.CharField(
@@ -175,9 +177,9 @@ class Migration(migrations.Migration):
                 ),
                 ("recipient", models.EmailField(max_length=254)),
                 ("subject", models.CharField(max_length=200)),
-                ("body_text", models.TextField()),
-                ("body_html", models.TextField()),
-                ("ical_text", models.TextField(blank=True)),
+                ("body_text", privacy.fields.EncryptedTextField()),
+                ("body_html", privacy.fields.EncryptedTextField()),
+                ("ical_text", privacy.fields.EncryptedTextField(blank=True)),
                 ("ical_method", models.CharField(blank=True, max_length=8)),
                 ("ical_uid", models.CharField(blank=True, max_length=200)),
                 ("ical_sequence", models.PositiveIntegerField(blank=True, null=True)),

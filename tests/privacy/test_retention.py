@@ -5,6 +5,8 @@ import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
+from notifications.models import OutboundMessage
+from notifications.services import referral_notify
 from privacy.models import AuditEntry, RetentionRecord
 from privacy.services import (
     ReferralStillOpen,
@@ -16,6 +18,7 @@ from privacy.tasks import retention_sweep
 from referrals.models import Referral, ReferralEvent, TriageAssessment
 from referrals.workflow import referral_transition
 from scheduling.models import AppointmentEvent
+from staff.models import CaseActivity
 from tests.referrals.factories import ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, SlotFactory, UserFactory
 
@@ -141,6 +144,10 @@ def test_the_register_says_what_was_destroyed_when_and_why():
         "referrals.episode": 1,
         "scheduling.appointment": 1,
         "scheduling.appointmentevent": 1,
+        "notifications.outboundmessage": 0,
+        "notifications.inboundreply": 0,
+        "notifications.inboundmessage": 0,
+        "staff.caseactivity": 0,
     }
     assert AuditEntry.objects.filter(
         action="deidentify", object_id=str(referral.pk), detail="reason: retention_expired"
@@ -257,3 +264,24 @@ def test_the_periodic_privacy_tasks_are_scheduled():
     privacy_tasks = {"privacy.tasks.retention_sweep", "privacy.tasks.sessions_clear_expired"}
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert privacy_tasks <= scheduled and privacy_tasks <= set(app.tasks)
+
+
+def test_the_referrals_emails_and_case_notes_are_destroyed_with_it():
+    referral = _closed_referral_with_history()
+    with time_machine.travel(CLOSED_ON - dt.timedelta(days=1), tick=False):
+        referral_notify(referral_id=referral.pk, change="submitted")
+        CaseActivity.objects.create(
+            referral=referral, kind=CaseActivity.Kind.NOTE, text=f"called {MARKER}"
+        )
+    message = OutboundMessage.objects.get(referral=referral)
+    assert referral.email == message.recipient and message.body_text
+
+    with _years_after_closing(7, days=1):
+        assert retention_sweep() == 1
+
+    message.refresh_from_db()
+    assert (message.recipient, message.subject, message.body_text, message.body_html) == (
+        ("", "", "", "")
+    )
+    assert message.kind == OutboundMessage.Kind.SUBMITTED  # what statistics need stays
+    assert CaseActivity.objects.get(referral=referral).text == ""
