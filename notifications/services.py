@@ -435,6 +435,25 @@ def message_resend(*, message_id: int) -> OutboundMessage:
     return copy
 
 
+@transaction.atomic
+def appointment_invitation_resend(*, appointment_id: int) -> OutboundMessage:
+    """Send the clinician the current invitation again (same UID and SEQUENCE, new Message-ID).
+
+    For a coordinator whose clinician says the invitation never arrived. If none was written yet
+    (the proposal predates the outbox), the invitation is written now instead.
+    """
+    latest = (
+        OutboundMessage.objects.filter(
+            appointment_id=appointment_id, kind__in=(K.INVITATION, K.INVITATION_UPDATE)
+        )
+        .order_by("-ical_sequence", "-created_at", "-pk")
+        .first()
+    )
+    if latest is None:
+        return _on_proposed(Appointment.objects.get(pk=appointment_id))[0]
+    return message_resend(message_id=latest.pk)
+
+
 # ---------------------------------------------------------------------------------------------
 # Calendar replies
 

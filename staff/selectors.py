@@ -13,6 +13,7 @@ from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone
 
+from notifications.selectors import messages_for_referral, replies_for_referral
 from referrals.models import District, Program, Referral, ReferralEvent
 from scheduling.models import Appointment, AppointmentEvent, Clinician, Slot, TimeOff
 
@@ -303,12 +304,30 @@ def _view_items(referral: Referral) -> list[TimelineItem]:
 
 
 def case_messages(referral: Referral) -> list[TimelineItem]:
-    """Messages sent about the case and replies received, for the timeline.
-
-    SEAM: the calendar work stores outbox rows and inbound replies in notifications/; map them
-    to TimelineItem(category="message") here when they land. Until then there are none to show.
-    """
-    return []
+    """Messages sent about the case and calendar replies received, for the timeline (two
+    queries; no message bodies are read)."""
+    items = [
+        TimelineItem(
+            occurred_at=message.sent_at or message.created_at,
+            category="message",
+            summary=f"{message.get_kind_display()}: {message.get_status_display().lower()}",
+            actor="system",
+            detail=message.last_error,
+        )
+        for message in messages_for_referral(referral_id=referral.pk)
+    ]
+    items += [
+        TimelineItem(
+            occurred_at=reply.created_at,
+            category="message",
+            summary=f"Calendar reply ({reply.partstat or reply.method or 'unreadable'}): "
+            f"{reply.get_outcome_display().lower()}",
+            actor="clinician's calendar",
+            detail=reply.reason,
+        )
+        for reply in replies_for_referral(referral_id=referral.pk)
+    ]
+    return items
 
 
 def explanation_lines(explanation: object) -> list[tuple[str, str]]:

@@ -15,7 +15,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.services import appointment_notify, referral_notify
+from notifications import services as notifications
+from notifications.services import (
+    appointment_notify,
+    referral_notify,
+)
 from referrals.models import Episode, Referral
 from referrals.workflow import referral_transition
 from scheduling.models import Appointment, AppointmentEvent, Slot
@@ -268,15 +272,11 @@ def appointment_cancel_by_coordinator(
 def appointment_invitation_resend(
     *, referral_id: int, appointment_id: int, actor: AbstractBaseUser
 ) -> None:
-    """Send an unanswered invitation to the clinician again (same UID and sequence).
-
-    SEAM: goes through notifications.services.appointment_notify(change="proposed"); point it at
-    the calendar work's re-send when that lands.
-    """
+    """Send an unanswered invitation to the clinician again (same UID and sequence)."""
     appointment, referral = _locked_session(referral_id, appointment_id)
     if appointment.status == A.ACCEPTED:
         raise CaseActionError("The clinician has already accepted this session.")
-    appointment_notify(appointment_id=appointment.pk, change="proposed")
+    notifications.appointment_invitation_resend(appointment_id=appointment.pk)
     CaseActivity.objects.create(
         referral=referral, actor=actor, kind=CaseActivity.Kind.INVITATION_RESENT
     )

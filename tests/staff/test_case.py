@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.models import OutboundMessage
+from notifications.services import appointment_notify
 from referrals.models import Referral, TriageAssessment
 from referrals.workflow import referral_transition
 from scheduling.models import Appointment, AppointmentEvent
@@ -286,10 +288,24 @@ def test_rematch_expires_the_proposal_and_sends_the_case_to_the_matcher(
     assert len(callbacks) == 1
 
 
-def test_resending_an_invitation_is_recorded_on_the_case(coordinator_client):
+def test_resending_an_invitation_sends_the_same_version_again_and_is_on_the_timeline(
+    coordinator_client,
+):
     appointment = AppointmentFactory(status="proposed")
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
     coordinator_client.post(_url("appointment_resend", appointment.referral, appointment.pk))
+
     assert CaseActivity.objects.get(referral=appointment.referral).kind == "invitation_resent"
+    original, copy = OutboundMessage.objects.filter(appointment=appointment).order_by("pk")
+    assert (copy.kind, copy.recipient, copy.ical_uid, copy.ical_sequence) == (
+        original.kind,
+        original.recipient,
+        original.ical_uid,
+        original.ical_sequence,
+    )
+    assert copy.message_id != original.message_id
+    page = coordinator_client.get(_url("case", appointment.referral)).content.decode()
+    assert page.count("Invitation to the clinician: waiting to be sent") == 2
 
 
 def test_closing_a_case_cancels_live_sessions_and_keeps_the_outcome(coordinator_client):
