@@ -1,7 +1,7 @@
 """Every change to appointments and slots, one module per area; import from here."""
 
 from .appointments import RespondResult, Response, appointment_respond
-from .slots import SlotsSummary, public_holiday_dates, slots_materialise
+from .slots import SlotsSummary, public_holiday_dates, slots_materialise, slots_preview
 
 __all__ = [
     "RespondResult",
@@ -10,4 +10,5 @@ __all__ = [
     "appointment_respond",
     "public_holiday_dates",
     "slots_materialise",
+    "slots_preview",
 ]

@@ -108,15 +108,36 @@ def _produced_sessions(
         starts_at__lt=dt.datetime.combine(last_on + dt.timedelta(days=1), dt.time(), tzinfo=zone),
         ends_at__gt=dt.datetime.combine(first_on, dt.time(), tzinfo=zone),
     ).values_list("starts_at", "ends_at")
+    return _sessions(clinician, rules, list(time_off), first_on=first_on, last_on=last_on)
+
+
+def _sessions(clinician: Clinician, rules, time_off, *, first_on, last_on) -> list[Session]:
     return sessions_from_rules(
         rules=rules,
-        time_off=list(time_off),
+        time_off=time_off,
         holiday_dates=public_holiday_dates(clinician.holiday_state, first_on.year, last_on.year),
         time_zone=clinician.time_zone,
         session_minutes=settings.SLOT_MINUTES,
         first_on=first_on,
         last_on=last_on,
     )
+
+
+def slots_preview(
+    *,
+    clinician: Clinician,
+    rules: list[WeeklyRule],
+    time_off: list[tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime | None = None,
+) -> list[Session]:
+    """The future sessions these rules and this leave would give the clinician over the
+    horizon: exactly what `slots_materialise` would offer if they were saved. Reads and changes
+    nothing, so coordinators and clinicians can see the effect of an edit before saving it."""
+    now = now or timezone.now()
+    first_on = timezone.localdate(now, timezone=ZoneInfo(clinician.time_zone))
+    last_on = first_on + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS, days=-1)
+    sessions = _sessions(clinician, rules, time_off, first_on=first_on, last_on=last_on)
+    return [session for session in sessions if session.starts_at > now]
 
 
 @functools.lru_cache(maxsize=64)

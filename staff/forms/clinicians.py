@@ -7,9 +7,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from referrals.models import District, Facility, Program, ProviderRole
+from scheduling.availability import WeeklyRule
 from scheduling.models import AvailabilityRule, Clinician
-
-from ..slot_preview import WeeklyWindow
 
 TIME_ZONES = [
     ("Australia/Sydney", "Sydney, Canberra, Melbourne, Hobart"),
@@ -112,9 +111,9 @@ class AvailabilityRuleForm(forms.ModelForm):
             self.add_error("valid_until_on", "The last day must not be before the first.")
         return data
 
-    def window(self) -> WeeklyWindow:
+    def window(self) -> WeeklyRule:
         data = self.cleaned_data
-        return WeeklyWindow(
+        return WeeklyRule(
             data["weekday"],
             data["starts_at_time"],
             data["ends_at_time"],

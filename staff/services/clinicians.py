@@ -2,7 +2,6 @@
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,7 +9,6 @@ from django.contrib.auth.models import AbstractBaseUser, Group
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -18,17 +16,18 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from referrals.models import Referral
-from scheduling.models import Appointment, AvailabilityRule, Clinician, Slot, TimeOff
+from scheduling.availability import WeeklyRule
+from scheduling.models import Appointment, AvailabilityRule, Clinician, TimeOff
+from scheduling.services import slots_materialise
 
 from .. import access
-from ..slot_preview import WeeklyWindow, public_holidays, slots_from_rules
 from .cases import appointment_expire_and_rematch
 
 A = Appointment.Status
 
 
-def rule_window(rule: AvailabilityRule) -> WeeklyWindow:
-    return WeeklyWindow(
+def rule_of(rule: AvailabilityRule) -> WeeklyRule:
+    return WeeklyRule(
         rule.weekday,
         rule.starts_at_time,
         rule.ends_at_time,
@@ -37,78 +36,10 @@ def rule_window(rule: AvailabilityRule) -> WeeklyWindow:
     )
 
 
-def slots_preview(
-    clinician: Clinician,
-    *,
-    windows: list[WeeklyWindow],
-    time_off: list[tuple[dt.datetime, dt.datetime]],
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The slots these rules and this leave would give the clinician from now to the horizon.
-
-    SEAM: the foundation work's slot materialisation (scheduling/services/slots.py) owns the
-    slot maths; point this at its pure preview when it lands so the preview and the real slots
-    can never differ.
-    """
-    now = timezone.now()
-    today = timezone.localdate(now, timezone=ZoneInfo(clinician.time_zone))
-    until = today + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS)
-    return slots_from_rules(
-        windows=windows,
-        time_off=time_off,
-        time_zone=clinician.time_zone,
-        from_on=today,
-        until_on=until,
-        slot_minutes=settings.SLOT_MINUTES,
-        closed_on=public_holidays(clinician.holiday_state, today, until),
-        not_before=now,
-    )
-
-
-def current_windows_and_leave(clinician: Clinician):
-    windows = [rule_window(rule) for rule in clinician.availability_rules.all()]
+def current_rules_and_leave(clinician: Clinician):
+    rules = [rule_of(rule) for rule in clinician.availability_rules.all()]
     leave = list(clinician.time_off.values_list("starts_at", "ends_at"))
-    return windows, leave
-
-
-@dataclass(frozen=True)
-class SlotChanges:
-    added: int
-    removed: int
-    withdrawn: int
-
-
-@transaction.atomic
-def clinician_slots_refresh(*, clinician_id: int) -> SlotChanges:
-    """Make the clinician's future slots match their rules and leave.
-
-    Missing slots are created; a slot no longer produced is deleted, or, when an appointment
-    refers to it, kept but no longer offered. Idempotent.
-
-    SEAM: stands in for the foundation work's `slots_materialise`; point it there when it lands.
-    """
-    clinician = Clinician.objects.select_for_update().get(pk=clinician_id)
-    windows, leave = current_windows_and_leave(clinician)
-    wanted = dict(slots_preview(clinician, windows=windows, time_off=leave))
-    future = Slot.objects.filter(clinician=clinician, starts_at__gte=timezone.now()).annotate(
-        is_referenced=Exists(Appointment.objects.filter(slot=OuterRef("pk")))
-    )
-    existing = {slot.starts_at: slot for slot in future}
-    Slot.objects.bulk_create(
-        [
-            Slot(clinician=clinician, starts_at=start, ends_at=end)
-            for start, end in wanted.items()
-            if start not in existing
-        ]
-    )
-    Slot.objects.filter(pk__in=[s.pk for s in existing.values() if s.starts_at in wanted]).exclude(
-        is_offered=True
-    ).update(is_offered=True)
-    dropped = [slot for start, slot in existing.items() if start not in wanted]
-    kept = [slot.pk for slot in dropped if slot.is_referenced]
-    Slot.objects.filter(pk__in=kept, is_offered=True).update(is_offered=False)
-    Slot.objects.filter(pk__in=[s.pk for s in dropped if not s.is_referenced]).delete()
-    added = sum(1 for start in wanted if start not in existing)
-    return SlotChanges(added=added, removed=len(dropped) - len(kept), withdrawn=len(kept))
+    return rules, leave
 
 
 def sessions_clashing_with(
@@ -128,7 +59,7 @@ def sessions_clashing_with(
 
 
 @transaction.atomic
-def availability_rule_add(*, clinician: Clinician, window: WeeklyWindow) -> AvailabilityRule:
+def availability_rule_add(*, clinician: Clinician, window: WeeklyRule) -> AvailabilityRule:
     """Add a weekly rule and bring the clinician's slots in line with it."""
     rule = AvailabilityRule.objects.create(
         clinician=clinician,
@@ -138,7 +69,7 @@ def availability_rule_add(*, clinician: Clinician, window: WeeklyWindow) -> Avai
         valid_from_on=window.valid_from_on,
         valid_until_on=window.valid_until_on,
     )
-    clinician_slots_refresh(clinician_id=clinician.pk)
+    slots_materialise(clinician_id=clinician.pk)
     return rule
 
 
@@ -146,7 +77,7 @@ def availability_rule_add(*, clinician: Clinician, window: WeeklyWindow) -> Avai
 def availability_rule_delete(*, clinician: Clinician, rule_id: int) -> None:
     """Remove a weekly rule; its open slots go, slots with sessions stay but are not offered."""
     AvailabilityRule.objects.filter(clinician=clinician, pk=rule_id).delete()
-    clinician_slots_refresh(clinician_id=clinician.pk)
+    slots_materialise(clinician_id=clinician.pk)
 
 
 @transaction.atomic
@@ -158,14 +89,14 @@ def time_off_add(
     time_off = TimeOff.objects.create(
         clinician=clinician, starts_at=starts_at, ends_at=ends_at, note=note
     )
-    clinician_slots_refresh(clinician_id=clinician.pk)
+    slots_materialise(clinician_id=clinician.pk)
     return time_off
 
 
 @transaction.atomic
 def time_off_delete(*, clinician: Clinician, time_off_id: int) -> None:
     TimeOff.objects.filter(clinician=clinician, pk=time_off_id).delete()
-    clinician_slots_refresh(clinician_id=clinician.pk)
+    slots_materialise(clinician_id=clinician.pk)
 
 
 @transaction.atomic
@@ -200,7 +131,7 @@ def clinician_update(
     clinician.programs.set(programs)
     clinician.districts.set(districts)
     clinician.facilities.set(facilities)
-    clinician_slots_refresh(clinician_id=clinician.pk)
+    slots_materialise(clinician_id=clinician.pk)
     return clinician
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from scheduling.models import Appointment, Clinician
+from scheduling.services import slots_preview
 
 from .. import access, selectors
 from ..forms.clinicians import (
@@ -109,11 +110,9 @@ def availability(request: HttpRequest, clinician_id: int) -> HttpResponse:
 
 
 def _added_slots(clinician: Clinician, form: AvailabilityRuleForm) -> list:
-    windows, leave = clinician_services.current_windows_and_leave(clinician)
-    before = set(clinician_services.slots_preview(clinician, windows=windows, time_off=leave))
-    after = clinician_services.slots_preview(
-        clinician, windows=[*windows, form.window()], time_off=leave
-    )
+    rules, leave = clinician_services.current_rules_and_leave(clinician)
+    before = set(slots_preview(clinician=clinician, rules=rules, time_off=leave))
+    after = slots_preview(clinician=clinician, rules=[*rules, form.window()], time_off=leave)
     return [slot for slot in after if slot not in before]
 
 
@@ -158,12 +157,10 @@ def leave(request: HttpRequest, clinician_id: int) -> HttpResponse:
 
 
 def _leave_preview(clinician: Clinician, starts_at, ends_at) -> dict:
-    windows, leave = clinician_services.current_windows_and_leave(clinician)
-    before = clinician_services.slots_preview(clinician, windows=windows, time_off=leave)
+    rules, leave = clinician_services.current_rules_and_leave(clinician)
+    before = slots_preview(clinician=clinician, rules=rules, time_off=leave)
     after = set(
-        clinician_services.slots_preview(
-            clinician, windows=windows, time_off=[*leave, (starts_at, ends_at)]
-        )
+        slots_preview(clinician=clinician, rules=rules, time_off=[*leave, (starts_at, ends_at)])
     )
     return {
         "withdrawn": [slot for slot in before if slot not in after],

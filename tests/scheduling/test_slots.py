@@ -4,9 +4,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
+from scheduling.availability import WeeklyRule
 from scheduling.models import Appointment, Slot
-from scheduling.services import SlotsSummary, slots_materialise
+from scheduling.services import SlotsSummary, slots_materialise, slots_preview
 from scheduling.tasks import slots_materialise_all, slots_materialise_for_clinician
 from tests.scheduling.factories import (
     AppointmentFactory,
@@ -252,3 +254,36 @@ def test_the_periodic_task_reaches_active_clinicians_and_withdraws_inactive_ones
     assert queued == 2
     assert Slot.objects.filter(clinician=active).exists()
     assert not Slot.objects.filter(clinician=leaving).exists()
+
+
+def test_the_preview_shows_exactly_the_future_slots_saving_would_create():
+    clinician = monday_morning_clinician()
+    rules = [
+        WeeklyRule(MONDAY, dt.time(9), dt.time(12), dt.date(2026, 1, 1)),
+        WeeklyRule(TUESDAY, dt.time(14), dt.time(16), dt.date(2026, 1, 1)),
+    ]
+    leave = [
+        (
+            dt.datetime(2026, 3, 10, 0, tzinfo=SYDNEY),
+            dt.datetime(2026, 3, 11, 0, tzinfo=SYDNEY),
+        )
+    ]
+    # Monday 2 March, 10:30 in Sydney: the 09:00 and 10:00 sessions have begun already.
+    now = dt.datetime(2026, 3, 2, 10, 30, tzinfo=SYDNEY)
+    with time_machine.travel(now, tick=False):
+        preview = slots_preview(clinician=clinician, rules=rules, time_off=leave)
+        assert Slot.objects.count() == 0  # a preview saves nothing
+        AvailabilityRuleFactory(
+            clinician=clinician,
+            weekday=TUESDAY,
+            starts_at_time=dt.time(14),
+            ends_at_time=dt.time(16),
+            valid_from_on=dt.date(2026, 1, 1),
+        )
+        TimeOffFactory(clinician=clinician, starts_at=leave[0][0], ends_at=leave[0][1])
+        slots_materialise(clinician_id=clinician.pk)
+    saved = Slot.objects.filter(starts_at__gt=now).order_by("starts_at")
+    assert [(s.starts_at, s.ends_at) for s in preview] == [(s.starts_at, s.ends_at) for s in saved]
+    assert preview[0].starts_at == dt.datetime(2026, 3, 2, 11, tzinfo=SYDNEY)
+    tuesday_10th = [s for s in preview if s.starts_at.astimezone(SYDNEY).day == 10]
+    assert tuesday_10th == []  # on leave

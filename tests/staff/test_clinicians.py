@@ -108,7 +108,7 @@ def test_previewing_a_rule_lists_its_slots_and_saves_nothing(coordinator_client,
     response = coordinator_client.post(url, {**_rule(), "action": "preview"})
     preview = response.context["preview"]
     assert len(preview) == 2 * 8  # two slots on each of the 8 Wednesdays within the horizon
-    assert preview[0][0].astimezone(SYDNEY) == dt.datetime(2026, 3, 4, 9, 0, tzinfo=SYDNEY)
+    assert preview[0].starts_at.astimezone(SYDNEY) == dt.datetime(2026, 3, 4, 9, 0, tzinfo=SYDNEY)
     assert not clinician.availability_rules.exists() and not Slot.objects.exists()
 
 
