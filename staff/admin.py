@@ -3,7 +3,7 @@ change through the workspace's services."""
 
 from django.contrib import admin
 
-from .models import CaseActivity, UrgentRealert, ViewLogEntry
+from .models import CaseActivity, UrgentRealert
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -15,13 +15,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(ViewLogEntry)
-class ViewLogEntryAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "user_label", "action", "content_type", "object_id"]
-    list_filter = ["action"]
-    search_fields = ["user_label"]
 
 
 @admin.register(CaseActivity)

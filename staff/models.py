@@ -1,7 +1,6 @@
 """What staff did and saw on a case, beyond status changes, and the urgent re-alert record."""
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from privacy.fields import EncryptedTextField
@@ -17,44 +16,6 @@ class CloseOutcome(models.TextChoices):
     NO_CONTACT = "no_contact", "Could not make contact"
     DUPLICATE = "duplicate", "Duplicate referral"
     OTHER = "other", "Other (see note)"
-
-
-class ViewLogEntry(models.Model):
-    """One look at sensitive fields: who, when, which object, what was shown. Append-only.
-
-    Shaped like a general audit entry (user, time, object, action) so the audit log can absorb it;
-    it never holds the values that were shown.
-    """
-
-    class Action(models.TextChoices):
-        VIEWED_CASE = "viewed_case", "Viewed the case and contact details"
-        REVEALED_TRIAGE = "revealed_triage", "Revealed triage answers and details"
-        VIEWED_FOR_ASSIGNMENT = "viewed_for_assignment", "Viewed the workplace to assign a session"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Kept when the account is later deleted, so the entry still says who it was.
-    user_label = models.CharField(max_length=150)
-    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
-    object_id = models.PositiveBigIntegerField()
-    action = models.CharField(max_length=32, choices=Action.choices)
-
-    class Meta:
-        ordering = ["occurred_at", "pk"]
-        verbose_name_plural = "view log entries"
-        indexes = [
-            models.Index(fields=["content_type", "object_id", "occurred_at"], name="view_log_idx")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_label} {self.action} {self.content_type_id}:{self.object_id}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None:
-            raise ValueError("view log entries are append-only")
-        super().save(*args, **kwargs)
 
 
 class CaseActivity(models.Model):

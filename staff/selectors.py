@@ -14,12 +14,13 @@ from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone
 
 from notifications.selectors import messages_for_referral, replies_for_referral
+from privacy.models import AuditEntry
+from privacy.selectors import audit_entries_for
 from referrals.models import District, Program, Referral, ReferralEvent
 from scheduling.models import Appointment, AppointmentEvent, Clinician, Slot, TimeOff
 
-from .models import CaseActivity, ViewLogEntry
+from .models import CaseActivity
 from .services.assignment import sessions_counted
-from .services.view_log import view_log_for
 
 A = Appointment.Status
 R = Referral.Status
@@ -296,10 +297,10 @@ def _activity_items(referral: Referral) -> list[TimelineItem]:
 
 
 def _view_items(referral: Referral) -> list[TimelineItem]:
-    labels = dict(ViewLogEntry.Action.choices)
+    entries = audit_entries_for(obj=referral).filter(action=AuditEntry.Action.VIEW)
     return [
-        TimelineItem(entry.occurred_at, "view", labels[entry.action], entry.user_label)
-        for entry in view_log_for(referral)
+        TimelineItem(entry.occurred_at, "view", entry.detail.capitalize(), entry.actor_label)
+        for entry in entries
     ]
 
 

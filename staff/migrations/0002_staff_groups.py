@@ -18,7 +18,7 @@ def remove_groups(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("staff", "0001_view_log_case_activity_urgent_realert"),
+        ("staff", "0001_case_activity_urgent_realert"),
     ]
 
     operations = [migrations.RunPython(create_groups, remove_groups)]

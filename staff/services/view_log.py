@@ -1,26 +1,22 @@
-"""Recording who looked at sensitive fields. Append-only; the values shown are never stored."""
+"""Recording who looked at a person's details, in the audit log. The values shown are never
+stored, only which look it was."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from ..models import ViewLogEntry
+from privacy.models import AuditEntry
+from privacy.services import audit_record
 
 
-def view_log_record(*, user: AbstractBaseUser, obj: models.Model, action: str) -> ViewLogEntry:
-    """Append one entry: this user saw `action` on `obj` now. One insert, in the caller's
-    transaction if there is one."""
-    return ViewLogEntry.objects.create(
-        user=user,
-        user_label=user.get_username(),
-        content_type=ContentType.objects.get_for_model(obj),
-        object_id=obj.pk,
-        action=action,
-    )
+class Look:
+    """The details each staff page shows; the audit entry's detail names the look."""
+
+    VIEWED_CASE = "viewed the case and contact details"
+    REVEALED_TRIAGE = "revealed triage answers and details"
+    VIEWED_FOR_ASSIGNMENT = "viewed the workplace to assign a session"
 
 
-def view_log_for(obj: models.Model) -> models.QuerySet[ViewLogEntry]:
-    """Every recorded look at `obj`, oldest first."""
-    return ViewLogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
-    ).order_by("occurred_at", "pk")
+def view_log_record(*, user: AbstractBaseUser, obj: models.Model, look: str) -> AuditEntry:
+    """Append one audit entry: this user took this look at `obj` now (one insert, in the
+    caller's transaction if there is one)."""
+    return audit_record(user=user, action=AuditEntry.Action.VIEW, obj=obj, detail=look)

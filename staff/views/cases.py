@@ -26,10 +26,10 @@ from ..forms.cases import (
     LimitForm,
     NoteForm,
 )
-from ..models import CloseOutcome, ViewLogEntry
+from ..models import CloseOutcome
 from ..services import cases as case_services
 from ..services.assignment import assignment_checker
-from ..services.view_log import view_log_record
+from ..services.view_log import Look, view_log_record
 from ..sign_in import safe_next
 
 ASSIGNABLE_SLOTS_SHOWN = 80
@@ -56,7 +56,7 @@ def _render_case(
     view_log_record(
         user=request.user,
         obj=referral,
-        action=ViewLogEntry.Action.REVEALED_TRIAGE if revealed else ViewLogEntry.Action.VIEWED_CASE,
+        look=Look.REVEALED_TRIAGE if revealed else Look.VIEWED_CASE,
     )
     detail = selectors.case_detail(referral)
     context = {
@@ -269,9 +269,7 @@ def case_assign(request: HttpRequest, reference: str) -> HttpResponse:
     """Choose a clinician, then one of their open times; each time shows the rules it breaks.
     POST proposes the chosen time with the coordinator's written reason."""
     referral = _case(request, reference)
-    view_log_record(
-        user=request.user, obj=referral, action=ViewLogEntry.Action.VIEWED_FOR_ASSIGNMENT
-    )
+    view_log_record(user=request.user, obj=referral, look=Look.VIEWED_FOR_ASSIGNMENT)
     data = request.POST if request.method == "POST" else request.GET
     chooser = ClinicianChoiceForm(data if "clinician" in data else None)
     context = {"referral": referral, "chooser": chooser, "rows": None, "form": None}

@@ -1,7 +1,6 @@
 import datetime as dt
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -10,10 +9,12 @@ from django.utils import timezone
 
 from notifications.models import OutboundMessage
 from notifications.services import appointment_notify
+from privacy.append_only import AppendOnlyError
+from privacy.models import AuditEntry
 from referrals.models import Referral, TriageAssessment
 from referrals.workflow import referral_transition
 from scheduling.models import Appointment, AppointmentEvent
-from staff.models import CaseActivity, ViewLogEntry
+from staff.models import CaseActivity
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, ClinicianFactory, SlotFactory
 from tests.staff.factories import bulk_cases, sign_in_verified
@@ -52,13 +53,11 @@ def test_opening_a_case_records_who_looked_and_when_but_not_what_they_saw(
 ):
     response = coordinator_client.get(_url("case", case))
     assert response.status_code == 200
-    entry = ViewLogEntry.objects.get()
-    assert (entry.user, entry.user_label, entry.action) == (coordinator, "casey", "viewed_case")
-    assert (entry.content_type, entry.object_id) == (
-        ContentType.objects.get_for_model(Referral),
-        case.pk,
-    )
-    stored = " ".join(str(v) for v in ViewLogEntry.objects.values().get().values())
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.actor_label, entry.action) == (coordinator, "casey", "view")
+    assert entry.detail == "viewed the case and contact details"
+    assert (entry.object_type, entry.object_id) == ("referrals.referral", str(case.pk))
+    stored = " ".join(str(v) for v in AuditEntry.objects.values().get().values())
     assert case.email not in stored and case.family_name not in stored
 
 
@@ -71,17 +70,17 @@ def test_triage_answers_stay_hidden_until_revealed_and_the_reveal_is_recorded(
     assert coordinator_client.get(_url("case_reveal", case)).status_code == 405
     revealed = coordinator_client.post(_url("case_reveal", case)).content.decode()
     assert "Marker answer 5512" in revealed and "Marker free text 7781" in revealed
-    assert list(ViewLogEntry.objects.values_list("action", flat=True)) == [
-        "viewed_case",
-        "revealed_triage",
+    assert list(AuditEntry.objects.order_by("pk").values_list("detail", flat=True)) == [
+        "viewed the case and contact details",
+        "revealed triage answers and details",
     ]
 
 
-def test_view_log_entries_cannot_be_changed(coordinator_client, case):
+def test_the_record_of_a_look_cannot_be_changed(coordinator_client, case):
     coordinator_client.get(_url("case", case))
-    entry = ViewLogEntry.objects.get()
-    entry.action = "revealed_triage"
-    with pytest.raises(ValueError):
+    entry = AuditEntry.objects.get()
+    entry.detail = "revealed triage answers and details"
+    with pytest.raises(AppendOnlyError):
         entry.save()
 
 
