@@ -14,28 +14,16 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from config.client_ip import client_ip_address
+
 logger = logging.getLogger(__name__)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or the address the nearest trusted proxy saw.
-
-    With TRUSTED_PROXY_COUNT = n, the n-th address from the right of X-Forwarded-For is the one
-    our own outermost proxy appended; anything left of it was written by the client and is
-    not trusted.
-    """
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [part for part in forwarded if part]
-    if proxies > 0 and len(forwarded) >= proxies:
-        return forwarded[-proxies][:64]
-    return request.META.get("REMOTE_ADDR", "")[:64]
 
 
 def submission_allowed(request: HttpRequest) -> bool:
     """Count one submission from the request's client; False once over the window's limit."""
     window = settings.REFERRAL_SUBMISSION_WINDOW_SECONDS
-    key = f"referral-submissions:{_ip_key(client_ip(request))}:{int(time.time() // window)}"
+    client = _ip_key(client_ip_address(request) or "")
+    key = f"referral-submissions:{client}:{int(time.time() // window)}"
     try:
         cache.add(key, 0, timeout=window)
         count = cache.incr(key)

@@ -160,8 +160,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "token"]
-AXES_CLIENT_IP_CALLABLE = "staff.client_ip.client_ip_address"
-AXES_CLIENT_STR_CALLABLE = "staff.client_ip.client_log_label"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip_address"
+AXES_CLIENT_STR_CALLABLE = "config.client_ip.client_log_label"
 AXES_LOCKOUT_CALLABLE = "staff.views.auth.locked_out"
 # How many reverse proxies we run in front of the app; each appends to X-Forwarded-For, so the
 # client is that many entries from the right. 0: trust only the socket's address.

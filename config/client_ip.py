@@ -1,4 +1,5 @@
-"""The client's real address behind our own reverse proxies, and a log label that names no one.
+"""The client's real address behind our own reverse proxies (used by the sign-in lock-out and
+the referral rate limit), and a log label that names no one.
 
 Each trusted proxy appends the address it received the request from to X-Forwarded-For, so with
 N proxies the client is the Nth entry from the right; anything further left was written by the

@@ -1,6 +1,6 @@
 from django.test import RequestFactory, override_settings
 
-from staff.client_ip import client_ip_address, client_log_label
+from config.client_ip import client_ip_address, client_log_label
 
 
 def _request(remote="10.0.0.2", forwarded=None):
