@@ -412,7 +412,7 @@ def slot_cost(
 
 
 @functools.lru_cache(maxsize=4096)
-def _window_intervals(
+def window_intervals(
     time_zone: str, keys: tuple[str, ...], first_on: dt.date, last_on: dt.date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each occurrence of the windows `keys` between two local dates, as sorted UTC epoch
@@ -448,7 +448,7 @@ def window_key_index(
     that wholly contains it, or -1."""
     if len(starts) == 0:
         return np.zeros(0, np.int64)
-    iv_starts, iv_ends, iv_keys = _window_intervals(
+    iv_starts, iv_ends, iv_keys = window_intervals(
         time_zone, keys, *_local_span(time_zone, starts, ends)
     )
     if len(iv_starts) == 0:
