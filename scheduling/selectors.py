@@ -73,10 +73,9 @@ def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
     episodes = {e for e in episode_of.values() if e is not None}
+    related = Referral.objects.filter(Q(pk__in=by_referral) | Q(episode_id__in=episodes))
     rows = (
-        Appointment.objects.filter(
-            Q(referral_id__in=by_referral) | Q(referral__episode_id__in=episodes)
-        )
+        Appointment.objects.filter(referral_id__in=related.values("pk"))
         .order_by("slot__starts_at", "pk")
         .values_list("referral_id", "referral__episode_id", "clinician_id", "status")
     )

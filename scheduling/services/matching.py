@@ -4,7 +4,6 @@ Each function is one transaction. None sends anything: callers (tasks, staff vie
 changed to notifications inside the same transaction, so messages go out only if it commits.
 """
 
-import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -84,10 +83,11 @@ def _expires_at(starts_at: dt.datetime, now: dt.datetime) -> dt.datetime:
     return deadline if deadline > now else starts_at
 
 
-def _modality(referral: Referral, slot: Slot) -> str:
+def _session_type(referral: Referral, offers_phone: bool) -> str:
+    """The referrer's chosen session type, or phone when the clinician offers it."""
     if referral.modality in ("phone", "video"):
         return referral.modality
-    return "phone" if slot.clinician.offers_phone else "video"
+    return "phone" if offers_phone else "video"
 
 
 def _create_proposal(
@@ -110,7 +110,7 @@ def _create_proposal(
                 slot=slot,
                 clinician_id=slot.clinician_id,
                 session_number=session_number,
-                modality=_modality(referral, slot),
+                modality=_session_type(referral, slot.clinician.offers_phone),
                 match_explanation=explanation,
                 manual_assignment_reason=manual_reason,
                 expires_at=_expires_at(slot.starts_at, now),
@@ -185,13 +185,12 @@ def appointment_propose(
 
 
 def _explanation(proposal: Proposal, *, mode: str, considered: int, session: int) -> dict:
-    weights = dataclasses.asdict(matching_weights())
+    """Why this proposal: its cost terms (the weights are the MATCH_WEIGHT_* settings)."""
     return {
         "mode": mode,
         **proposal.cost.as_explanation(),
         "considered": considered,
         "session_number": session,
-        "weights": weights,
     }
 
 
@@ -512,14 +511,18 @@ def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
 
 
 def _write_proposals(proposals, referrals, histories, *, now) -> list[int]:
-    slots = Slot.objects.select_related("clinician").in_bulk([p.slot_id for p in proposals])
+    offers_phone = dict(
+        Clinician.objects.filter(pk__in={p.clinician_id for p in proposals}).values_list(
+            "pk", "offers_phone"
+        )
+    )
     appointments = [
         Appointment(
             referral_id=p.referral_id,
             slot_id=p.slot_id,
             clinician_id=p.clinician_id,
             session_number=histories[p.referral_id].sessions_held + 1,
-            modality=_modality(referrals[p.referral_id], slots[p.slot_id]),
+            modality=_session_type(referrals[p.referral_id], offers_phone[p.clinician_id]),
             match_explanation=_explanation(
                 p, mode="batch", considered=0, session=histories[p.referral_id].sessions_held + 1
             ),
