@@ -370,8 +370,8 @@ class _Network:
         self.tree_base = self.block_base + len(blocks)
         self.next_node = self.tree_base
         self.trees: dict[tuple, _Tree | None] = {}
-        self.covers: dict[tuple, np.ndarray] = {}
-        self.need_arcs: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.covers: dict[tuple, tuple[_Tree, np.ndarray, np.ndarray]] = {}
+        self.cover_uses: dict[tuple, int] = defaultdict(int)
 
     # -- trees --
 
@@ -403,26 +403,25 @@ class _Network:
         self.next_node += size - 1
         return tree
 
-    def _options(self, need: Need, excluded: np.ndarray, column: int | None, key: int):
-        """The nodes a referral links to for one window key, and each arc's cost."""
-        nodes, costs = [], []
-        for part in _parts(need, self.clinicians, self.weights):
+    def _options(self, need: Need, parts, excluded: np.ndarray, column: int | None, key: int):
+        """The nodes a referral links to for one window key, as (node ids, cost) pieces; None
+        when no block fits the key."""
+        pieces = []
+        exclusions = (need.excluded_district_ids, need.excluded_facility_ids)
+        exclusions += (need.excluded_clinician_ids,)
+        for part in parts:
             tree = self._tree(need, column, key, part.family)
             if tree is None:
                 return None
-            cover_key = (id(tree), part, need.excluded_district_ids, need.excluded_facility_ids)
-            cover_key += (need.excluded_clinician_ids,)
+            cover_key = (id(tree), part, exclusions)
             if cover_key not in self.covers:
-                self.covers[cover_key] = self._cover(part, excluded, tree)
-            cover = self.covers[cover_key]
-            tree.entering[cover] += 1
-            nodes.append(tree.node(cover))
-            costs.append(np.full(len(cover), part.cost, np.int64))
+                heap = self._cover(part, excluded, tree)
+                self.covers[cover_key] = (tree, heap, tree.node(heap))
+            self.cover_uses[cover_key] += 1
+            pieces.append((self.covers[cover_key][2], part.cost))
         if need.previous_clinician_id in self.clinicians.index:
-            kept = self._kept_blocks(need, excluded, column, key)
-            nodes.append(kept[0])
-            costs.append(kept[1])
-        return np.concatenate(nodes), np.concatenate(costs)
+            pieces.extend(self._kept_blocks(need, excluded, column, key))
+        return pieces
 
     def _cover(self, part: _Part, excluded: np.ndarray, tree: _Tree) -> np.ndarray:
         owner = self.blocks.owner[tree.blocks]
@@ -454,24 +453,33 @@ class _Network:
         kept = tree.blocks[is_kept & ~excluded[owner]]
         profile = self.clinicians.profiles[earlier]
         cost = preference_points(need, profile.gender, profile.specialty, self.weights)
-        return self.block_base + kept, np.full(len(kept), cost, np.int64)
+        return [(self.block_base + kept, cost)]
 
     def link_needs(self) -> None:
         """Each referral's arcs into the trees of its window keys (or of any time)."""
+        positions, heads, costs = [], [], []
         for position, need in enumerate(self.needs):
+            parts = _parts(need, self.clinicians, self.weights)
             excluded = self.clinicians.excluded(need)
             if need.windows:
                 column = self.blocks.zone_column[need.time_zone]
                 keys = [(column, WINDOW_KEYS.index(k)) for k in need.windows if k in WINDOW_KEYS]
             else:
                 keys = [(None, ANY_KEY)]
-            options = [self._options(need, excluded, column, key) for column, key in keys]
-            options = [o for o in options if o is not None and len(o[0])]
-            if options:
-                heads = np.concatenate([o[0] for o in options])
-                costs = np.concatenate([o[1] for o in options])
-                first = self.arcs.add(np.full(len(heads), position), heads, 1, costs)
-                self.need_arcs.append((position, heads, np.arange(first, first + len(heads))))
+            for column, key in keys:
+                for nodes, cost in self._options(need, parts, excluded, column, key) or ():
+                    positions.append(np.full(len(nodes), position))
+                    heads.append(nodes)
+                    costs.append(np.full(len(nodes), cost))
+        for cover_key, uses in self.cover_uses.items():
+            tree, heap, _nodes = self.covers[cover_key]
+            tree.entering[heap] += uses
+        if heads:
+            tails, heads = np.concatenate(positions), np.concatenate(heads)
+            first = self.arcs.add(tails, heads, 1, np.concatenate(costs))
+            self.need_arc_range = (first, tails, heads)
+        else:
+            self.need_arc_range = (0, np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     # -- the rest of the network --
 
@@ -515,10 +523,9 @@ class _Network:
         that reach it is valid, since every one of them may use every block below it; tree
         nodes go first (a parent's id is below its children's) and blocks after them."""
         pending: dict[int, list[int]] = defaultdict(list)
-        for position, heads, arcs in self.need_arcs:
-            used = np.nonzero(flows[arcs])[0]
-            if len(used):
-                pending[int(heads[used[0]])].append(position)
+        first, tails, heads = self.need_arc_range
+        for arc in np.nonzero(flows[first : first + len(tails)])[0].tolist():
+            pending[int(heads[arc])].append(int(tails[arc]))
         count = len(self.blocks.slots.table)
         is_routing = (self.tails >= self.block_base) & (self.tails < self.week_base) & (flows > 0)
         routing = np.nonzero(is_routing)[0]
@@ -567,7 +574,7 @@ def _assign_tier(
             )
         )
     left = [i for i in range(len(needs)) if i not in assigned]
-    return proposals, left, {position for position, _heads, _arcs in network.need_arcs}
+    return proposals, left, set(network.need_arc_range[1].tolist())
 
 
 def after_proposals(
