@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import Exists, OuterRef, Q, Value
 from django.utils import timezone
 
 from referrals.models import Referral
@@ -166,32 +164,7 @@ def _candidate_slots(need: Need, *, earliest: dt.datetime):
         slots = slots.filter(clinician__offers_video=True)
     if need.windows:
         slots = slots.filter(_windows_q(need, earliest))
-    if connection.vendor == "postgresql":
-        slots = slots.filter(_week_has_room())
     return slots.order_by("starts_at", "pk")
-
-
-# PostgreSQL can find a time's week in its clinician's zone, so a page of candidates holds
-# no time in a full week (after a large batch most early times are). Elsewhere (SQLite, small
-# data) the engine alone skips full weeks.
-_WEEK_HAS_ROOM = """
-(SELECT COUNT(*) FROM scheduling_appointment held
-   JOIN scheduling_slot held_slot ON held_slot.id = held.slot_id
-   JOIN scheduling_clinician owner ON owner.id = held.clinician_id
-  WHERE held.clinician_id = scheduling_slot.clinician_id
-    AND held.status = ANY(%s)
-    AND held_slot.starts_at >= date_trunc(
-        'week', scheduling_slot.starts_at AT TIME ZONE owner.time_zone
-    ) AT TIME ZONE owner.time_zone
-    AND held_slot.starts_at < (date_trunc(
-        'week', scheduling_slot.starts_at AT TIME ZONE owner.time_zone
-    ) + interval '7 days') AT TIME ZONE owner.time_zone
-) < (SELECT weekly_capacity FROM scheduling_clinician WHERE id = scheduling_slot.clinician_id)
-"""
-
-
-def _week_has_room() -> RawSQL:
-    return RawSQL(_WEEK_HAS_ROOM, (list(HELD),), output_field=BooleanField())
 
 
 def _windows_q(need: Need, earliest: dt.datetime) -> Q:

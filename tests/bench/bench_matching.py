@@ -53,10 +53,15 @@ def main(argv: list[str]) -> None:
         print(f"\n### {name}")
         scenario = _load(shape)
         print(_scenario_summary(scenario))
+        if index == 0:
+            print("single referral matched inside a Celery task, before the batch:")
+            _single_match_figures(reuse_settings=("1000", "0"))
         _print_batch(_in_child("batch"))
         if index == 0:
-            print("\n### a single referral matched inside a Celery task, after that batch")
-            _single_match_figures()
+            print(
+                "single referral matched inside a Celery task, after the batch (early weeks full):"
+            )
+            _single_match_figures(reuse_settings=("1000",))
 
 
 # --- data ---
@@ -606,20 +611,20 @@ def _milp(needs, profiles, slots, weights) -> tuple[float, int]:
 # --- a single match inside a real Celery worker ---
 
 
-def _single_match_figures() -> None:
+def _single_match_figures(*, reuse_settings: tuple[str, ...]) -> None:
     if not os.environ.get("REDIS_URL"):
-        print("skipped: set REDIS_URL to run a real worker")
+        print("  skipped: set REDIS_URL to run a real worker")
         return
-    ids = _new_referrals(SINGLE_MATCHES * 2)
-    for label, reuse in (
-        ("connections reused (CELERY_DB_REUSE_MAX=1000)", "1000"),
-        ("closed around every task (CELERY_DB_REUSE_MAX=0)", "0"),
-    ):
-        runs = _worker_run(ids[:SINGLE_MATCHES] if reuse != "0" else ids[SINGLE_MATCHES:], reuse)
+    labels = {
+        "1000": "connections reused (CELERY_DB_REUSE_MAX=1000)",
+        "0": "closed around every task (CELERY_DB_REUSE_MAX=0)",
+    }
+    for reuse in reuse_settings:
+        runs = _worker_run(_new_referrals(SINGLE_MATCHES), reuse)
         times = sorted(r["ms"] for r in runs[3:])  # the first tasks warm the worker up
         queries = Counter(r["queries"] for r in runs[3:])
         print(
-            f"{label}: {len(times)} matches, median {statistics.median(times):.1f} ms, "
+            f"  {labels[reuse]}: {len(times)} matches, median {statistics.median(times):.1f} ms, "
             f"p95 {np.percentile(times, 95):.1f} ms; "
             f"queries per match {dict(sorted(queries.items()))}"
         )
