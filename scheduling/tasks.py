@@ -4,8 +4,12 @@ import logging
 from dataclasses import asdict
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from notifications.services import appointment_notify, referral_notify
 
 from .models import Clinician
 from .services import slots_materialise
@@ -13,15 +17,108 @@ from .services import slots_materialise
 logger = logging.getLogger(__name__)
 
 
+# --- Matching: one referral at a time, expiry, the sweeper and batches ---------------------
+
+
 @shared_task(acks_late=True)
 def match_referral(referral_id: int) -> None:
-    """Propose a session for the referral (the matching issue fills this in)."""
+    """Propose a session for a NEW or UNMATCHED referral and hand it to notifications.
+
+    Idempotent: a referral already proposed, or in any status other than NEW or UNMATCHED,
+    is left alone, so running it twice proposes once. The referrer hears "unmatched" only
+    the first time nothing is feasible, not on every retry.
+    """
+    from .services import referral_match
+
+    with transaction.atomic():
+        outcome = referral_match(referral_id=referral_id)
+        if outcome.appointment_id is not None:
+            appointment_notify(appointment_id=outcome.appointment_id, change="proposed")
+        elif outcome.is_newly_unmatched:
+            referral_notify(referral_id=referral_id, change="unmatched")
+    logger.info("match referral %s: %s", referral_id, outcome.detail)
+
+
+@shared_task(acks_late=True)
+def proposals_expire() -> None:
+    """Expire every proposal past its deadline (the slot is released), tell notifications
+    and queue a new match for its referral, without that clinician. Idempotent."""
+    from .selectors import due_proposal_ids
+    from .services import proposal_expire
+
+    for appointment_id in due_proposal_ids(now=timezone.now()):
+        with transaction.atomic():
+            outcome = proposal_expire(appointment_id=appointment_id)
+            if outcome.is_changed:
+                appointment_notify(appointment_id=appointment_id, change="expired")
+                match_referral.delay_on_commit(outcome.referral_id)
+
+
+@shared_task(acks_late=True)
+def match_sweep() -> None:
+    """Re-queue referrals left behind: NEW ones whose match never ran (broker lost, worker
+    killed), UNMATCHED ones due for another try, PROPOSED ones whose proposal vanished. A few
+    are matched one by one; more than MATCH_BATCH_MIN_SIZE go to one batch. Idempotent."""
+    from referrals.models import Referral
+    from referrals.workflow import referral_transition
+
+    from .selectors import proposed_referral_ids_without_live_session, referral_ids_due_for_matching
+
+    now = timezone.now()
+    for referral_id in proposed_referral_ids_without_live_session():
+        with transaction.atomic():
+            referral = Referral.objects.select_for_update().get(pk=referral_id)
+            if referral.status == Referral.Status.PROPOSED:
+                referral_transition(referral, Referral.Status.NEW, reason="proposal lost")
+    due = referral_ids_due_for_matching(now=now, limit=settings.MATCH_BATCH_MAX_SIZE)
+    if len(due) > settings.MATCH_BATCH_MIN_SIZE:
+        match_backlog.delay()
+        return
+    Referral.objects.filter(pk__in=due).update(match_requested_at=now)
+    for referral_id in due:
+        match_referral.delay(referral_id)
+
+
+@shared_task(acks_late=True)
+def match_backlog() -> None:
+    """Assign every referral due for matching (PRIORITY ones first) as one minimum-cost batch
+    and hand the proposals and newly unmatched referrals to notifications. Idempotent: a
+    referral proposed meanwhile is skipped."""
+    from .selectors import referral_ids_due_for_matching
+    from .services import referrals_plan_batch, referrals_propose_batch
+
+    due = referral_ids_due_for_matching(now=timezone.now(), limit=settings.MATCH_BATCH_MAX_SIZE)
+    if not due:
+        return
+    plan = referrals_plan_batch(referral_ids=due)
+    with transaction.atomic():
+        outcome = referrals_propose_batch(plan=plan)
+        for appointment_id in outcome.appointment_ids:
+            appointment_notify(appointment_id=appointment_id, change="proposed")
+        for referral_id in outcome.newly_unmatched_ids:
+            referral_notify(referral_id=referral_id, change="unmatched")
+    logger.info(
+        "batch: %s proposed, %s newly unmatched, %s skipped",
+        len(outcome.appointment_ids),
+        len(outcome.newly_unmatched_ids),
+        outcome.skipped,
+    )
+
+
+@shared_task(acks_late=True)
+def match_unmatched() -> None:
+    """Try every UNMATCHED referral again now, as one batch: for when availability changes
+    (new slots, a clinician back from leave). Idempotent."""
+    from referrals.models import Referral
+
+    Referral.objects.filter(status=Referral.Status.UNMATCHED).update(match_requested_at=None)
+    match_backlog.delay()
 
 
 # --- Slot materialisation -----------------------------------------------------------------
 # Availability rules become bookable slots here; beat runs slots_materialise_all every six
 # hours (CELERY_BEAT_SCHEDULE) so the rolling horizon moves on by itself. Matching tasks live
-# above, not in this block.
+# above.
 
 
 @shared_task(acks_late=True)

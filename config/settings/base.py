@@ -224,6 +224,11 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Keep LOGGING (and its redaction filter) in the worker instead of Celery's own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the database connection before and after every task, so each
+# task paid for a new connection (a single match went from ~6 ms to ~18 ms). The fixup instead
+# closes them only every this many tasks; config/celery.py checks them around each task the way
+# Django does around a request, so CONN_MAX_AGE and CONN_HEALTH_CHECKS apply in the worker too.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE = {
     "materialise-slots": {
         "task": "scheduling.tasks.slots_materialise_all",
@@ -433,6 +438,63 @@ IMAP_INBOX_FOLDER = env("IMAP_INBOX_FOLDER", default="INBOX")
 IMAP_PROCESSED_FOLDER = env("IMAP_PROCESSED_FOLDER", default="Processed")
 IMAP_TIMEOUT_SECONDS = env.int("IMAP_TIMEOUT_SECONDS", default=20)
 IMAP_BATCH = env.int("IMAP_BATCH", default=50)
+
+
+# Matching (scheduling/matching.py; docs/matching.md). Every soft cost is stated in hours of
+# waiting: a weight of 24 makes that term as bad as offering a time one day later.
+MATCH_WEIGHT_WAIT_PER_HOUR = env.float("MATCH_WEIGHT_WAIT_PER_HOUR", default=1.0)
+# A clinician whose next weeks are fully booked costs this much more than an idle one.
+MATCH_WEIGHT_FAIRNESS = env.float("MATCH_WEIGHT_FAIRNESS", default=24.0)
+MATCH_FAIRNESS_WEEKS = env.int("MATCH_FAIRNESS_WEEKS", default=4)
+# Stated preferences are soft: a clinician of another gender, or a specialty the referrer did
+# not ask for, is offered only when it saves more than this much waiting.
+MATCH_WEIGHT_GENDER = env.float("MATCH_WEIGHT_GENDER", default=72.0)
+MATCH_WEIGHT_SPECIALTY = env.float("MATCH_WEIGHT_SPECIALTY", default=48.0)
+# A later session goes to the episode's earlier clinician when they have a feasible time within
+# MATCH_CONTINUITY_DAYS; the weight must exceed that many days of waiting plus the fairness and
+# preference weights for continuity to win every time.
+MATCH_WEIGHT_CONTINUITY = env.float("MATCH_WEIGHT_CONTINUITY", default=500.0)
+MATCH_CONTINUITY_DAYS = env.int("MATCH_CONTINUITY_DAYS", default=14)
+# An hour of waiting for a PRIORITY case counts this many times; leaving one unmatched too.
+MATCH_PRIORITY_WAIT_FACTOR = env.float("MATCH_PRIORITY_WAIT_FACTOR", default=3.0)
+# What leaving a referral unmatched costs in a batch; far above any offer (8 weeks is 1,344 h),
+# so a batch matches every referral it can before it looks at waiting times.
+MATCH_UNMATCHED_PENALTY = env.float("MATCH_UNMATCHED_PENALTY", default=10000.0)
+# A proposal the clinician has not answered lapses after this long, or this long before the
+# session starts if that is sooner; the slot is released and the referral matched again.
+MATCH_PROPOSAL_EXPIRY_HOURS = env.int("MATCH_PROPOSAL_EXPIRY_HOURS", default=48)
+MATCH_RESPOND_BEFORE_START_HOURS = env.int("MATCH_RESPOND_BEFORE_START_HOURS", default=2)
+# A single match reads candidate times earliest first, this many at a time, until no later time
+# can beat the best found (or after MATCH_CANDIDATE_MAX_PAGES pages).
+MATCH_CANDIDATE_PAGE_SIZE = env.int("MATCH_CANDIDATE_PAGE_SIZE", default=200)
+MATCH_CANDIDATE_MAX_PAGES = env.int("MATCH_CANDIDATE_MAX_PAGES", default=5)
+# The sweeper re-queues a NEW referral whose match was asked for this long ago without result
+# (broker lost, worker killed), and retries UNMATCHED ones at these intervals.
+MATCH_STUCK_AFTER_MINUTES = env.int("MATCH_STUCK_AFTER_MINUTES", default=15)
+MATCH_UNMATCHED_RETRY_MINUTES = env.int("MATCH_UNMATCHED_RETRY_MINUTES", default=60)
+MATCH_PRIORITY_RETRY_MINUTES = env.int("MATCH_PRIORITY_RETRY_MINUTES", default=5)
+# More referrals due than this are assigned together as one batch instead of one by one.
+MATCH_BATCH_MIN_SIZE = env.int("MATCH_BATCH_MIN_SIZE", default=20)
+# One batch run takes at most this many referrals, oldest first; the rest wait for the next.
+MATCH_BATCH_MAX_SIZE = env.int("MATCH_BATCH_MAX_SIZE", default=20000)
+MATCH_BATCH_MINUTES = env.int("MATCH_BATCH_MINUTES", default=5)
+MATCH_SWEEP_MINUTES = env.int("MATCH_SWEEP_MINUTES", default=10)
+MATCH_EXPIRY_SWEEP_MINUTES = env.int("MATCH_EXPIRY_SWEEP_MINUTES", default=5)
+
+CELERY_BEAT_SCHEDULE |= {
+    "match-backlog": {
+        "task": "scheduling.tasks.match_backlog",
+        "schedule": dt.timedelta(minutes=MATCH_BATCH_MINUTES),
+    },
+    "match-sweep": {
+        "task": "scheduling.tasks.match_sweep",
+        "schedule": dt.timedelta(minutes=MATCH_SWEEP_MINUTES),
+    },
+    "proposals-expire": {
+        "task": "scheduling.tasks.proposals_expire",
+        "schedule": dt.timedelta(minutes=MATCH_EXPIRY_SWEEP_MINUTES),
+    },
+}
 
 # Logging: every handler carries the redaction filter (privacy.redaction). Django's own loggers
 # are routed to the same handlers so none bypasses it.

@@ -1,0 +1,715 @@
+"""Batch assignment: many referrals at once, as one exact minimum-cost flow; and the greedy
+least-recently-booked assignment that round-robin booking tools make, to compare with.
+
+Pure, like scheduling.matching, whose constraints and costs it applies unchanged. No two
+referrals get the same time, no clinician week goes over capacity, and the total cost (the soft
+costs of all proposals plus MATCH_UNMATCHED_PENALTY for each referral left without one) is the
+minimum over every possible assignment.
+
+The flow network stays sparse by aggregating times instead of linking each referral to each time:
+- a block is the times of one clinician that every referral treats alike: the same window key in
+  every referrer time zone present, the same side of each notice cut, the same side of the
+  continuity cut (only for an earlier clinician of some episode);
+- the blocks that a kind of referral may use (one program, session type, time zone, window key,
+  notice and priority) form a list sorted by clinician district, over which sits a segment tree;
+- a referral links to the few tree nodes that together cover its list minus the clinicians it
+  must not see, split where its preference or continuity cost changes, each arc carrying that
+  cost. Its own district's clinicians are adjacent in the list, so this is a handful of arcs
+  rather than one per clinician;
+- block → time arcs carry the waiting and fairness cost (the priority factor makes one block per
+  priority tier); time → clinician-week (capacity 1); clinician-week → sink (the week's spare
+  capacity); referral → sink carries the unmatched penalty.
+Every path from a referral to a time costs exactly `scheduling.matching.slot_cost`, so the flow
+optimum is the assignment optimum. OR-Tools' min-cost-flow solver (cost scaling, C++) solves it;
+the flow is then followed down the trees to give each referral its time.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from referrals.windows import WINDOW_KEYS
+
+from .matching import (
+    CONTENDED_REASON,
+    EMPTIED_POOL_REASONS,
+    POINTS_PER_HOUR,
+    ClinicianProfile,
+    Need,
+    NoProposal,
+    Proposal,
+    SlotTable,
+    Weights,
+    booked_counts,
+    emptied_by,
+    epoch,
+    fairness_points,
+    offers_modality,
+    preference_points,
+    slot_cost,
+    unmatched_points,
+    wait_factor,
+    wait_points,
+    week_start_on,
+    window_key_index,
+    windows_mask,
+)
+
+ANY_KEY = -1
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    proposals: tuple[Proposal, ...]
+    unmatched: tuple[NoProposal, ...]
+    total_cost: int
+
+
+def total_cost(proposals: Sequence[Proposal], unmatched: Sequence[Need], weights: Weights) -> int:
+    """The batch objective: proposal costs plus the penalty for each referral left over."""
+    matched = sum(p.cost.total for p in proposals)
+    return matched + sum(unmatched_points(n, weights) for n in unmatched)
+
+
+class _Arcs:
+    """Arcs collected as numpy chunks, handed to the solver in one call."""
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.count = 0
+
+    def add(self, tails, heads, capacities, costs) -> int:
+        tails = np.asarray(tails, np.int64)
+        size = len(tails)
+        self.chunks.append(
+            (
+                tails,
+                np.broadcast_to(np.asarray(heads, np.int64), (size,)),
+                np.broadcast_to(np.asarray(capacities, np.int64), (size,)),
+                np.broadcast_to(np.asarray(costs, np.int64), (size,)),
+            )
+        )
+        self.count += size
+        return self.count - size
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        columns = zip(*self.chunks, strict=True)
+        return tuple(np.ascontiguousarray(np.concatenate(column)) for column in columns)
+
+
+def _tree_cover(size: int, start: int, stop: int) -> list[int]:
+    """Nodes of a bottom-up segment tree over `size` leaves covering leaves [start, stop)."""
+    nodes, start, stop = [], start + size, stop + size
+    while start < stop:
+        if start & 1:
+            nodes.append(start)
+            start += 1
+        if stop & 1:
+            stop -= 1
+            nodes.append(stop)
+        start >>= 1
+        stop >>= 1
+    return nodes
+
+
+class _Clinicians:
+    """Clinician attributes as arrays indexed by position in id order."""
+
+    def __init__(self, profiles: Sequence[ClinicianProfile], weights: Weights) -> None:
+        self.profiles = sorted(profiles, key=lambda p: p.clinician_id)
+        self.by_id = {p.clinician_id: p for p in self.profiles}
+        self.ids = np.array([p.clinician_id for p in self.profiles], np.int64)
+        self.index = {p.clinician_id: i for i, p in enumerate(self.profiles)}
+        self.fairness = np.array([fairness_points(p, weights) for p in self.profiles], np.int64)
+        self.active = np.array([p.is_active for p in self.profiles], bool)
+        # Lists are sorted by district so that a referrer's own district is one gap in them.
+        by_district = sorted(
+            range(len(self.profiles)),
+            key=lambda i: (min(self.profiles[i].district_ids, default=-1), self.ids[i]),
+        )
+        self.rank = np.empty(len(self.profiles), np.int64)
+        self.rank[by_district] = np.arange(len(self.profiles))
+        self.by_district = self._positions(lambda p: p.district_ids)
+        self.by_facility = self._positions(lambda p: p.facility_ids)
+        self.by_program = self._positions(lambda p: p.program_ids)
+        genders = sorted({p.gender for p in self.profiles})
+        specialties = sorted({_normalised(p.specialty) for p in self.profiles})
+        self.gender_code = np.array([genders.index(p.gender) for p in self.profiles], np.int64)
+        self.specialty_code = np.array(
+            [specialties.index(_normalised(p.specialty)) for p in self.profiles], np.int64
+        )
+        self.gender_codes = {gender: i for i, gender in enumerate(genders)}
+        self.specialty_codes = {specialty: i for i, specialty in enumerate(specialties)}
+        self._modality_ok: dict[str, np.ndarray] = {}
+
+    def _positions(self, values) -> dict[int, np.ndarray]:
+        positions: dict[int, list[int]] = defaultdict(list)
+        for i, profile in enumerate(self.profiles):
+            for value in values(profile):
+                positions[value].append(i)
+        return {key: np.array(rows, np.int64) for key, rows in positions.items()}
+
+    def eligible(self, program_id: int, modality: str) -> np.ndarray:
+        """Who may be listed for a program and session type: offers both, and is active."""
+        mask = np.zeros(len(self.profiles), bool)
+        mask[self.by_program.get(program_id, np.zeros(0, np.int64))] = True
+        if modality not in self._modality_ok:
+            self._modality_ok[modality] = np.array(
+                [offers_modality(p, modality) for p in self.profiles], bool
+            )
+        return mask & self.active & self._modality_ok[modality]
+
+    def excluded(self, need: Need) -> np.ndarray:
+        mask = np.zeros(len(self.profiles), bool)
+        for district_id in need.excluded_district_ids:
+            mask[self.by_district.get(district_id, [])] = True
+        for facility_id in need.excluded_facility_ids:
+            mask[self.by_facility.get(facility_id, [])] = True
+        for clinician_id in need.excluded_clinician_ids:
+            if clinician_id in self.index:
+                mask[self.index[clinician_id]] = True
+        return mask
+
+    def order_key(self, family: str) -> np.ndarray:
+        """Positions sorted for a tree family: by district ("d"), or by gender then district
+        ("g"), so that a gender is one range. (A specialty family did not pay for its nodes:
+        the few clinicians of one specialty are cheap to list one by one.)"""
+        columns = [self.rank] if family == "d" else [self.rank, self.gender_code]
+        order = np.lexsort(columns)
+        key = np.empty(len(order), np.int64)
+        key[order] = np.arange(len(order))
+        return key
+
+
+def _normalised(specialty: str) -> str:
+    return specialty.strip().casefold()
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Part of a referral's options: the clinicians meeting some of its stated preferences
+    (all of them when `gender` and `specialty` are None), at the cost of the unmet rest."""
+
+    family: str
+    gender: int | None
+    specialty: int | None
+    is_same_specialty: bool
+    cost: int
+
+
+def _parts(need: Need, clinicians: "_Clinicians", weights: Weights) -> list[_Part]:
+    """Split a referral's preference cost into parts, one per set of preferences met, each
+    costing the preferences it leaves unmet: the cheapest part containing a clinician prices
+    that clinician exactly, and a part's clinicians are few ranges of one tree."""
+    gender_points = round(weights.gender * POINTS_PER_HOUR)
+    specialty_points = round(weights.specialty * POINTS_PER_HOUR)
+    continuity = (
+        round(weights.continuity * POINTS_PER_HOUR) if need.previous_clinician_id is not None else 0
+    )
+    has_gender = need.gender != "any"
+    has_specialty = bool(need.specialty.strip()) and need.specialty_preference != "any"
+    gender = clinicians.gender_codes.get(need.gender, -1) if has_gender else None
+    specialty = (
+        clinicians.specialty_codes.get(_normalised(need.specialty), -1) if has_specialty else None
+    )
+    is_same = need.specialty_preference == "same"
+    parts = []
+    for meets_gender in (False, True) if has_gender else (False,):
+        for meets_specialty in (False, True) if has_specialty else (False,):
+            cost = continuity
+            cost += 0 if meets_gender or not has_gender else gender_points
+            cost += 0 if meets_specialty or not has_specialty else specialty_points
+            parts.append(
+                _Part(
+                    "g" if meets_gender else "d",
+                    gender if meets_gender else None,
+                    specialty if meets_specialty else None,
+                    is_same,
+                    cost,
+                )
+            )
+    return parts
+
+
+@dataclass
+class _Slots:
+    """The usable times as columns: clinician position, clinician-week, block."""
+
+    table: SlotTable
+    clinician: np.ndarray
+    week: np.ndarray
+    spare: np.ndarray  # per clinician-week: sessions it may still take
+
+    def take(self, index: np.ndarray) -> "_Slots":
+        return _Slots(self.table.take(index), self.clinician[index], self.week[index], self.spare)
+
+
+def _usable_slots(clinicians: _Clinicians, slots: SlotTable, earliest_s: int) -> _Slots:
+    """Times of known clinicians after the earliest notice, in weeks that have room."""
+    known = np.isin(slots.clinician_ids, clinicians.ids) & (slots.starts_at >= earliest_s)
+    table = slots.take(np.nonzero(known)[0])
+    booked, capacity, week = booked_counts(clinicians.by_id, table)
+    has_room = np.nonzero(booked < capacity)[0]
+    table, booked, capacity, week = (
+        table.take(has_room),
+        booked[has_room],
+        capacity[has_room],
+        week[has_room],
+    )
+    weeks, week = np.unique(week, return_inverse=True)
+    spare = np.zeros(len(weeks), np.int64)
+    spare[week] = capacity - booked
+    position = np.searchsorted(clinicians.ids, table.clinician_ids)
+    return _Slots(table=table, clinician=position, week=week.ravel(), spare=spare)
+
+
+class _Blocks:
+    """Times that every referral in the batch treats alike, grouped (see the module docstring).
+
+    Columns of `columns`: clinician position, the window key in each distinct referrer zone,
+    the notice segment, and whether the time is within continuity reach of an earlier
+    clinician. Only the earliest times of each block in each week that the week's spare
+    capacity could use are kept: a later one is never better than an earlier unused one.
+    """
+
+    def __init__(self, needs: Sequence[Need], slots: _Slots, *, now_s: int, weights: Weights):
+        table = slots.table
+        self.cuts = np.array(sorted({now_s + n.min_notice_hours * 3600 for n in needs}), np.int64)
+        self.zone_column: dict[str, int] = {}
+        key_columns: list[np.ndarray] = []
+        for zone in sorted({n.time_zone for n in needs if n.windows}):
+            keys = window_key_index(zone, WINDOW_KEYS, table.starts_at, table.ends_at)
+            same = [i for i, column in enumerate(key_columns) if np.array_equal(column, keys)]
+            self.zone_column[zone] = same[0] if same else len(key_columns)
+            if not same:
+                key_columns.append(keys)
+        earlier = [n.previous_clinician_id for n in needs if n.previous_clinician_id is not None]
+        is_earlier = np.isin(table.clinician_ids, earlier)
+        is_near = table.starts_at < now_s + weights.continuity_days * 86400
+        columns = [
+            slots.clinician,
+            *key_columns,
+            np.searchsorted(self.cuts, table.starts_at, side="right"),
+            (is_earlier & is_near).astype(np.int64),
+        ]
+        self.columns, block = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        block = block.ravel()
+        order = np.lexsort((table.slot_ids, table.starts_at, slots.week, block))
+        group = block[order] * (len(slots.spare) + 1) + slots.week[order]
+        first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+        rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+        keep = np.sort(order[rank < slots.spare[slots.week[order]]])
+        self.slots = slots.take(keep)
+        self.slot_block = block[keep]
+        self.sizes = np.bincount(self.slot_block, minlength=len(self.columns))
+        self.owner = self.columns[:, 0]
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def segment(self, need: Need, now_s: int) -> int:
+        """The first notice segment a referral may use."""
+        return int(np.searchsorted(self.cuts, now_s + need.min_notice_hours * 3600)) + 1
+
+
+@dataclass
+class _Tree:
+    """A segment tree over a list of blocks: heap index i < size is an internal node (node id
+    base + i - 1), i >= size the block at position i - size of `blocks`."""
+
+    blocks: np.ndarray
+    base: int
+    block_base: int
+    below: np.ndarray  # per heap index: the times under it
+    entering: np.ndarray  # per heap index: referral arcs into it
+
+    def node(self, index: np.ndarray) -> np.ndarray:
+        size = len(self.blocks)
+        leaf = np.clip(index - size, 0, None)
+        return np.where(index >= size, self.block_base + self.blocks[leaf], self.base + index - 1)
+
+    def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Parent → child arcs, each with capacity for no more than the times below it and the
+        referrals that enter at or above it: loose capacities make the solver push large
+        amounts of flow around in its first phases."""
+        size = len(self.blocks)
+        reach = self.entering.copy()
+        for index in range(2, 2 * size):
+            reach[index] += reach[index // 2]
+        children = np.arange(2, 2 * size)
+        capacity = np.minimum(self.below[children], reach[children])
+        keep = capacity > 0
+        children = children[keep]
+        return self.node(children // 2), self.node(children), capacity[keep]
+
+
+class _Network:
+    """The flow network for one tier of a batch (see the module docstring), built and solved.
+
+    Node ids: referrals first, then blocks, then tree nodes (internal ones only: a tree's
+    leaves are the block nodes), clinician-weeks and the sink.
+    """
+
+    def __init__(
+        self,
+        needs: Sequence[Need],
+        clinicians: _Clinicians,
+        blocks: _Blocks,
+        *,
+        now_s: int,
+        weights: Weights,
+    ) -> None:
+        self.needs, self.clinicians, self.blocks = needs, clinicians, blocks
+        self.now_s, self.weights = now_s, weights
+        self.arcs = _Arcs()
+        self.block_base = len(needs)
+        self.tree_base = self.block_base + len(blocks)
+        self.next_node = self.tree_base
+        self.trees: dict[tuple, _Tree | None] = {}
+        self.covers: dict[tuple, tuple[_Tree, np.ndarray, np.ndarray]] = {}
+        self.cover_uses: dict[tuple, int] = defaultdict(int)
+
+    # -- trees --
+
+    def _tree(self, need: Need, column: int | None, key: int, family: str) -> _Tree | None:
+        segment = self.blocks.segment(need, self.now_s)
+        tree_key = (need.program_id, need.modality, column, key, segment, family)
+        if tree_key not in self.trees:
+            self.trees[tree_key] = self._build_tree(need, column, key, segment, family)
+        return self.trees[tree_key]
+
+    def _build_tree(
+        self, need: Need, column: int | None, key: int, segment: int, family: str
+    ) -> _Tree | None:
+        blocks, owner = self.blocks, self.blocks.owner
+        mask = self.clinicians.eligible(need.program_id, need.modality)[owner]
+        mask &= blocks.columns[:, -2] >= segment
+        if column is not None:
+            mask &= blocks.columns[:, 1 + column] == key
+        chosen = np.nonzero(mask)[0]
+        if len(chosen) == 0:
+            return None
+        chosen = chosen[np.lexsort((chosen, self.clinicians.order_key(family)[owner[chosen]]))]
+        size = len(chosen)
+        below = np.zeros(2 * size, np.int64)
+        below[size:] = blocks.sizes[chosen]
+        for index in range(size - 1, 0, -1):
+            below[index] = below[2 * index] + below[2 * index + 1]
+        tree = _Tree(chosen, self.next_node, self.block_base, below, np.zeros(2 * size, np.int64))
+        self.next_node += size - 1
+        return tree
+
+    def _options(self, need: Need, parts, excluded: np.ndarray, column: int | None, key: int):
+        """The nodes a referral links to for one window key, as (node ids, cost) pieces; None
+        when no block fits the key."""
+        pieces = []
+        exclusions = (need.excluded_district_ids, need.excluded_facility_ids)
+        exclusions += (need.excluded_clinician_ids,)
+        for part in parts:
+            tree = self._tree(need, column, key, part.family)
+            if tree is None:
+                return None
+            cover_key = (id(tree), part, exclusions)
+            if cover_key not in self.covers:
+                heap = self._cover(part, excluded, tree)
+                self.covers[cover_key] = (tree, heap, tree.node(heap))
+            self.cover_uses[cover_key] += 1
+            pieces.append((self.covers[cover_key][2], part.cost))
+        if need.previous_clinician_id in self.clinicians.index:
+            pieces.extend(self._kept_blocks(need, excluded, column, key))
+        return pieces
+
+    def _cover(self, part: _Part, excluded: np.ndarray, tree: _Tree) -> np.ndarray:
+        owner = self.blocks.owner[tree.blocks]
+        allowed = ~excluded[owner]
+        if part.gender is not None:
+            allowed &= self.clinicians.gender_code[owner] == part.gender
+        if part.specialty is not None:
+            is_x = self.clinicians.specialty_code[owner] == part.specialty
+            allowed &= is_x if part.is_same_specialty else ~is_x
+        edges = np.diff(np.r_[0, allowed.astype(np.int8), 0])
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        size = len(tree.blocks)
+        return np.array(
+            [
+                index
+                for start, stop in zip(starts.tolist(), stops.tolist(), strict=True)
+                for index in _tree_cover(size, start, stop)
+            ],
+            np.int64,
+        )
+
+    def _kept_blocks(self, need: Need, excluded: np.ndarray, column: int | None, key: int):
+        """Direct arcs to the earlier clinician's blocks within continuity reach, priced
+        without the continuity term."""
+        tree = self._tree(need, column, key, "d")
+        earlier = self.clinicians.index[need.previous_clinician_id]
+        owner = self.blocks.owner[tree.blocks]
+        is_kept = (owner == earlier) & (self.blocks.columns[tree.blocks, -1] == 1)
+        kept = tree.blocks[is_kept & ~excluded[owner]]
+        profile = self.clinicians.profiles[earlier]
+        cost = preference_points(need, profile.gender, profile.specialty, self.weights)
+        return [(self.block_base + kept, cost)]
+
+    def link_needs(self) -> None:
+        """Each referral's arcs into the trees of its window keys (or of any time)."""
+        positions, heads, costs = [], [], []
+        for position, need in enumerate(self.needs):
+            parts = _parts(need, self.clinicians, self.weights)
+            excluded = self.clinicians.excluded(need)
+            if need.windows:
+                column = self.blocks.zone_column[need.time_zone]
+                keys = [(column, WINDOW_KEYS.index(k)) for k in need.windows if k in WINDOW_KEYS]
+            else:
+                keys = [(None, ANY_KEY)]
+            for column, key in keys:
+                for nodes, cost in self._options(need, parts, excluded, column, key) or ():
+                    positions.append(np.full(len(nodes), position))
+                    heads.append(nodes)
+                    costs.append(np.full(len(nodes), cost))
+        for cover_key, uses in self.cover_uses.items():
+            tree, heap, _nodes = self.covers[cover_key]
+            tree.entering[heap] += uses
+        if heads:
+            tails, heads = np.concatenate(positions), np.concatenate(heads)
+            first = self.arcs.add(tails, heads, 1, np.concatenate(costs))
+            self.need_arc_range = (first, tails, heads)
+        else:
+            self.need_arc_range = (0, np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+    # -- the rest of the network --
+
+    def finish(self, factor: float) -> None:
+        """Blocks → clinician-weeks (one arc per time, priced by its wait and the clinician's
+        fairness), clinician-weeks → sink, and the unmatched arcs."""
+        for tree in self.trees.values():
+            if tree is not None and len(tree.blocks) > 1:
+                self.arcs.add(*tree.arcs(), 0)
+        slots = self.blocks.slots
+        self.week_base = self.next_node
+        self.sink = self.week_base + len(slots.spare)
+        self.next_node = self.sink + 1
+        minutes = (slots.table.starts_at - self.now_s) // 60
+        fairness = self.clinicians.fairness[slots.clinician]
+        cost = np.rint(wait_points(factor, minutes)).astype(np.int64) + fairness
+        tails = self.block_base + self.blocks.slot_block
+        self.entry_first = self.arcs.add(tails, self.week_base + slots.week, 1, cost)
+        self.arcs.add(self.week_base + np.arange(len(slots.spare)), self.sink, slots.spare, 0)
+        penalties = [unmatched_points(need, self.weights) for need in self.needs]
+        self.arcs.add(np.arange(len(self.needs)), self.sink, 1, penalties)
+
+    def solve(self) -> np.ndarray:
+        """The optimal flow on every arc."""
+        tails, heads, capacities, costs = self.arcs.columns()
+        solver = min_cost_flow.SimpleMinCostFlow()
+        solver.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
+        supplies = np.zeros(self.next_node, np.int64)
+        supplies[: len(self.needs)] = 1
+        supplies[self.sink] = -len(self.needs)
+        solver.set_nodes_supplies(np.arange(self.next_node), supplies)
+        status = solver.solve()
+        if status != solver.OPTIMAL:
+            raise RuntimeError(f"the batch flow did not solve: {status}")
+        self.tails, self.heads = tails, heads
+        return solver.flows(np.arange(len(tails)))
+
+    def follow(self, flows: np.ndarray) -> dict[int, int]:
+        """Each referral's time (its position in the block slots), following the flow from the
+        referral through the trees to a block. Any split of a node's flow among the referrals
+        that reach it is valid, since every one of them may use every block below it; tree
+        nodes go first (a parent's id is below its children's) and blocks after them."""
+        pending: dict[int, list[int]] = defaultdict(list)
+        first, tails, heads = self.need_arc_range
+        for arc in np.nonzero(flows[first : first + len(tails)])[0].tolist():
+            pending[int(heads[arc])].append(int(tails[arc]))
+        count = len(self.blocks.slots.table)
+        is_routing = (self.tails >= self.block_base) & (self.tails < self.week_base) & (flows > 0)
+        routing = np.nonzero(is_routing)[0]
+        is_block = self.tails[routing] < self.tree_base
+        routing = routing[np.lexsort((self.tails[routing], is_block))]
+        assigned: dict[int, int] = {}
+        for group in np.split(routing, np.flatnonzero(np.diff(self.tails[routing])) + 1):
+            if len(group) == 0:
+                continue
+            units, taken = pending.pop(int(self.tails[group[0]]), []), 0
+            for arc in group.tolist():
+                share = units[taken : taken + int(flows[arc])]
+                taken += len(share)
+                slot = arc - self.entry_first
+                if 0 <= slot < count:
+                    assigned.update((position, slot) for position in share)
+                else:
+                    pending[int(self.heads[arc])].extend(share)
+        return assigned
+
+
+def _assign_tier(
+    needs: Sequence[Need], roster: _Clinicians, slots: SlotTable, *, now: dt.datetime, weights
+) -> tuple[list[Proposal], list[int], set[int]]:
+    """One tier's minimum-cost assignment: proposals, positions left over, and the positions
+    that had at least one feasible time."""
+    now_s = epoch(now)
+    earliest = now_s + min(n.min_notice_hours for n in needs) * 3600
+    blocks = _Blocks(needs, _usable_slots(roster, slots, earliest), now_s=now_s, weights=weights)
+    network = _Network(needs, roster, blocks, now_s=now_s, weights=weights)
+    network.link_needs()
+    network.finish(wait_factor(needs[0], weights))
+    assigned = network.follow(network.solve())
+    usable = blocks.slots
+    proposals = []
+    for position, slot in sorted(assigned.items()):
+        clinician = roster.profiles[int(usable.clinician[slot])]
+        starts_at = usable.table.starts_at_datetime(slot)
+        proposals.append(
+            Proposal(
+                referral_id=needs[position].referral_id,
+                slot_id=int(usable.table.slot_ids[slot]),
+                clinician_id=clinician.clinician_id,
+                starts_at=starts_at,
+                cost=slot_cost(needs[position], clinician, starts_at, now=now, weights=weights),
+            )
+        )
+    left = [i for i in range(len(needs)) if i not in assigned]
+    return proposals, left, set(network.need_arc_range[1].tolist())
+
+
+def after_proposals(
+    clinicians: Sequence[ClinicianProfile],
+    slots: SlotTable,
+    proposals: Sequence[Proposal],
+    *,
+    now: dt.datetime,
+    weights: Weights,
+) -> tuple[list[ClinicianProfile], SlotTable]:
+    """The clinicians' load and the open times once `proposals` hold their slots."""
+    taken = {p.slot_id for p in proposals}
+    horizon = now + dt.timedelta(weeks=weights.fairness_weeks)
+    by_clinician: dict[int, list[Proposal]] = defaultdict(list)
+    for proposal in proposals:
+        by_clinician[proposal.clinician_id].append(proposal)
+    updated = []
+    for profile in clinicians:
+        booked = dict(profile.booked_by_week)
+        upcoming = profile.upcoming_load
+        for proposal in by_clinician.get(profile.clinician_id, ()):
+            week = week_start_on(proposal.starts_at, profile.time_zone)
+            booked[week] = booked.get(week, 0) + 1
+            upcoming += proposal.starts_at < horizon
+        updated.append(replace(profile, booked_by_week=booked, upcoming_load=upcoming))
+    return updated, slots.take(np.nonzero(~np.isin(slots.slot_ids, list(taken)))[0])
+
+
+def assign_batch(
+    needs: Sequence[Need],
+    clinicians: Sequence[ClinicianProfile],
+    slots: SlotTable,
+    *,
+    now: dt.datetime,
+    weights: Weights,
+) -> BatchResult:
+    """Assign `needs` to the open, offered times in `slots`: PRIORITY referrals first, as one
+    minimum-cost flow, then routine ones over what is left (their load counting the priority
+    proposals). Within each tier the total cost is the minimum. Deterministic."""
+    proposals: list[Proposal] = []
+    unmatched: list[NoProposal] = []
+    left_over: list[Need] = []
+    for is_priority in (True, False):
+        tier = [n for n in needs if n.is_priority == is_priority]
+        if not tier:
+            continue
+        roster = _Clinicians(clinicians, weights)
+        tier_proposals, left, linked = _assign_tier(tier, roster, slots, now=now, weights=weights)
+        proposals += tier_proposals
+        left_over += [tier[i] for i in left]
+        unmatched += [
+            NoProposal(tier[i].referral_id, None, CONTENDED_REASON)
+            if i in linked
+            else _why_unmatched(tier[i], roster, slots, now=now)
+            for i in left
+        ]
+        clinicians, slots = after_proposals(
+            clinicians, slots, tier_proposals, now=now, weights=weights
+        )
+    return BatchResult(
+        proposals=tuple(proposals),
+        unmatched=tuple(unmatched),
+        total_cost=total_cost(proposals, left_over, weights),
+    )
+
+
+def _why_unmatched(
+    need: Need, roster: _Clinicians, slots: SlotTable, *, now: dt.datetime
+) -> NoProposal:
+    constraint = emptied_by(need, roster.by_id, slots, now=now)
+    reason = EMPTIED_POOL_REASONS[constraint] if constraint else CONTENDED_REASON
+    return NoProposal(need.referral_id, constraint, reason)
+
+
+def assign_greedy(
+    needs: Sequence[Need],
+    clinicians: Sequence[ClinicianProfile],
+    slots: SlotTable,
+    *,
+    now: dt.datetime,
+    weights: Weights,
+) -> BatchResult:
+    """What round-robin booking tools do, with our hard constraints: each referral in turn
+    (PRIORITY first, then by arrival) goes to the least recently booked clinician who has a
+    feasible time, at that clinician's earliest feasible time. Costed like `assign_batch`."""
+    if not needs:
+        return BatchResult((), (), 0)
+    now_s = epoch(now)
+    roster = _Clinicians(clinicians, weights)
+    earliest = now_s + min(n.min_notice_hours for n in needs) * 3600
+    usable = _usable_slots(roster, slots, earliest)
+    table, owner = usable.table, usable.clinician
+    spare, is_taken = usable.spare.copy(), np.zeros(len(table), bool)
+    last_booked = np.array(
+        [p.last_booked_at.timestamp() if p.last_booked_at else -np.inf for p in roster.profiles]
+    )
+    booked_at = float(max(now_s, np.max(last_booked, initial=now_s)))
+    windows_cache: dict[tuple, np.ndarray] = {}
+    proposals, left = [], []
+    for need in sorted(needs, key=lambda n: (not n.is_priority, n.order, n.referral_id)):
+        window_key = (need.time_zone, need.windows)
+        if window_key not in windows_cache:
+            windows_cache[window_key] = windows_mask(need, table)
+        allowed = roster.eligible(need.program_id, need.modality) & ~roster.excluded(need)
+        feasible = np.nonzero(
+            allowed[owner]
+            & windows_cache[window_key]
+            & (table.starts_at >= now_s + need.min_notice_hours * 3600)
+            & ~is_taken
+            & (spare[usable.week] > 0)
+        )[0]
+        if len(feasible) == 0:
+            left.append(need)
+            continue
+        options = owner[feasible]
+        chosen = options[np.lexsort((options, last_booked[options]))[0]]
+        own = feasible[options == chosen]
+        slot = int(own[np.lexsort((table.slot_ids[own], table.starts_at[own]))[0]])
+        is_taken[slot] = True
+        spare[usable.week[slot]] -= 1
+        booked_at += 1
+        last_booked[chosen] = booked_at
+        clinician = roster.profiles[int(chosen)]
+        starts_at = table.starts_at_datetime(slot)
+        proposals.append(
+            Proposal(
+                referral_id=need.referral_id,
+                slot_id=int(table.slot_ids[slot]),
+                clinician_id=clinician.clinician_id,
+                starts_at=starts_at,
+                cost=slot_cost(need, clinician, starts_at, now=now, weights=weights),
+            )
+        )
+    return BatchResult(
+        proposals=tuple(proposals),
+        unmatched=tuple(NoProposal(n.referral_id, None, CONTENDED_REASON) for n in left),
+        total_cost=total_cost(proposals, left, weights),
+    )

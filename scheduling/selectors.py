@@ -1,0 +1,398 @@
+"""Reads for matching: a referral's needs, candidate times, clinicians with their load.
+
+Every query is decided here (joins, prefetches, the SQL pre-filter), so the number of queries a
+match costs does not grow with the data. The SQL narrows candidates only by rules the pure
+engine checks again; the engine has the last word.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, Value
+from django.utils import timezone
+
+from referrals.models import Referral
+from referrals.windows import WINDOW_KEYS
+
+from .matching import (
+    ClinicianProfile,
+    Need,
+    SlotTable,
+    SlotView,
+    Weights,
+    check_assignment,
+    week_start_on,
+    window_intervals,
+)
+from .models import Appointment, Clinician, Slot
+
+A = Appointment.Status
+LIVE = tuple(str(s) for s in Appointment.LIVE_STATUSES)
+# Sessions that used or hold an hour of the clinician's week: a week's capacity counts these,
+# so a session already held on Monday still counts on Thursday.
+HELD = (*LIVE, A.COMPLETED, A.NO_SHOW)
+# Sessions that count towards an episode's session number and limit.
+SESSION_STATUSES = (*LIVE, A.COMPLETED, A.NO_SHOW)
+# An earlier clinician, for continuity: one the person actually met or is booked with.
+CONTINUITY_STATUSES = (A.ACCEPTED, A.COMPLETED, A.NO_SHOW)
+ASKED_STATUSES = (A.DECLINED, A.EXPIRED)
+MATCHABLE = (Referral.Status.NEW, Referral.Status.UNMATCHED)
+
+
+def matching_weights() -> Weights:
+    """The soft-cost weights from settings."""
+    return Weights(
+        wait_per_hour=settings.MATCH_WEIGHT_WAIT_PER_HOUR,
+        fairness=settings.MATCH_WEIGHT_FAIRNESS,
+        fairness_weeks=settings.MATCH_FAIRNESS_WEEKS,
+        gender=settings.MATCH_WEIGHT_GENDER,
+        specialty=settings.MATCH_WEIGHT_SPECIALTY,
+        continuity=settings.MATCH_WEIGHT_CONTINUITY,
+        continuity_days=settings.MATCH_CONTINUITY_DAYS,
+        priority_wait_factor=settings.MATCH_PRIORITY_WAIT_FACTOR,
+        unmatched_penalty=settings.MATCH_UNMATCHED_PENALTY,
+    )
+
+
+@dataclass
+class History:
+    """What earlier sessions of a referral's episode mean for its next match."""
+
+    asked_clinician_ids: set[int] = field(default_factory=set)
+    previous_clinician_id: int | None = None
+    sessions_held: int = 0
+    has_live_proposal: bool = False
+
+
+def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
+    """One query: every appointment of the referrals and of their episodes."""
+    by_referral = {r.pk: History() for r in referrals}
+    episode_of = {r.pk: r.episode_id for r in referrals}
+    episodes = {e for e in episode_of.values() if e is not None}
+    related = Referral.objects.filter(Q(pk__in=by_referral) | Q(episode_id__in=episodes))
+    rows = (
+        Appointment.objects.filter(referral_id__in=related.values("pk"))
+        .order_by("slot__starts_at", "pk")
+        .values_list("referral_id", "referral__episode_id", "clinician_id", "status")
+    )
+    of_episode: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for referral_id, episode_id, clinician_id, status in rows:
+        if episode_id is not None:
+            of_episode[episode_id].append((referral_id, clinician_id, status))
+        elif referral_id in by_referral:
+            of_episode[-referral_id].append((referral_id, clinician_id, status))
+    for referral in referrals:
+        key = referral.episode_id if referral.episode_id is not None else -referral.pk
+        _fold(by_referral[referral.pk], referral, of_episode.get(key, []))
+    return by_referral
+
+
+def _fold(history: History, referral: Referral, rows: list[tuple[int, int, str]]) -> None:
+    late_counts = referral.program.late_cancellation_uses_session
+    for referral_id, clinician_id, status in rows:
+        if referral_id == referral.pk and status in ASKED_STATUSES:
+            history.asked_clinician_ids.add(clinician_id)
+        if referral_id == referral.pk and status in LIVE:
+            history.has_live_proposal = True
+        if status in SESSION_STATUSES or (late_counts and status == A.LATE_CANCELLED):
+            history.sessions_held += 1
+        if status in CONTINUITY_STATUSES:
+            history.previous_clinician_id = clinician_id
+    if history.previous_clinician_id in history.asked_clinician_ids:
+        history.previous_clinician_id = None
+
+
+def referral_histories(referrals: Sequence[Referral]) -> dict[int, History]:
+    """Each referral's history (declined or lapsed clinicians, earlier clinician, sessions)."""
+    return _histories(referrals)
+
+
+def need_of(referral: Referral, history: History, *, order: int = 0) -> Need:
+    """The pure engine's view of a referral. `referral.program` must be loaded."""
+    program = referral.program
+    is_priority = referral.priority == Referral.Priority.PRIORITY
+    return Need(
+        referral_id=referral.pk,
+        program_id=referral.program_id,
+        min_notice_hours=program.priority_min_notice_hours
+        if is_priority
+        else program.min_notice_hours,
+        is_priority=is_priority,
+        time_zone=referral.time_zone,
+        windows=tuple(sorted(k for k in set(referral.preferred_windows) if k in WINDOW_KEYS)),
+        excluded_district_ids=frozenset(
+            d for d in (referral.workplace_district_id, referral.employer_district_id) if d
+        ),
+        excluded_facility_ids=frozenset(f for f in (referral.workplace_facility_id,) if f),
+        excluded_clinician_ids=frozenset(history.asked_clinician_ids),
+        modality=referral.modality,
+        gender=referral.clinician_gender,
+        specialty_preference=referral.specialty_preference,
+        specialty=referral.specialty,
+        previous_clinician_id=history.previous_clinician_id,
+        order=order,
+    )
+
+
+def _is_open() -> Exists:
+    return ~Exists(Appointment.objects.filter(slot=OuterRef("pk"), status__in=LIVE))
+
+
+def _candidate_slots(need: Need, *, earliest: dt.datetime):
+    """Open, offered times of clinicians who may see this referral, from `earliest`, earliest
+    first. Windows and modality narrow it here too; capacity is left to the engine."""
+    slots = Slot.objects.filter(
+        _is_open(),
+        is_offered=True,
+        starts_at__gte=earliest,
+        clinician__is_active=True,
+        clinician__programs=need.program_id,
+    )
+    if need.excluded_district_ids:
+        slots = slots.exclude(clinician__districts__in=need.excluded_district_ids)
+    if need.excluded_facility_ids:
+        slots = slots.exclude(clinician__facilities__in=need.excluded_facility_ids)
+    if need.excluded_clinician_ids:
+        slots = slots.exclude(clinician_id__in=need.excluded_clinician_ids)
+    if need.modality == "phone":
+        slots = slots.filter(clinician__offers_phone=True)
+    elif need.modality == "video":
+        slots = slots.filter(clinician__offers_video=True)
+    if need.windows:
+        slots = slots.filter(_windows_q(need, earliest))
+    return slots.order_by("starts_at", "pk")
+
+
+def _windows_q(need: Need, earliest: dt.datetime) -> Q:
+    zone = ZoneInfo(need.time_zone)
+    first_on = earliest.astimezone(zone).date()
+    last_on = first_on + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS, days=1)
+    starts, ends, _keys = window_intervals(need.time_zone, need.windows, first_on, last_on)
+    query = Q(pk__in=[])
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        query |= Q(
+            starts_at__gte=dt.datetime.fromtimestamp(start, dt.UTC),
+            ends_at__lte=dt.datetime.fromtimestamp(end, dt.UTC),
+        )
+    return query
+
+
+def candidate_page(
+    need: Need, *, now: dt.datetime, after: tuple[dt.datetime, int] | None, limit: int
+) -> SlotTable:
+    """The next `limit` candidate times for a referral, earliest first, after `after`."""
+    earliest = now + dt.timedelta(hours=need.min_notice_hours)
+    slots = _candidate_slots(need, earliest=earliest)
+    if after is not None:
+        slots = slots.filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
+    rows = slots.values_list("pk", "clinician_id", "starts_at", "ends_at")[:limit]
+    return SlotTable.from_rows(rows)
+
+
+def clinician_candidate_slots(need: Need, clinician_id: int, *, now: dt.datetime) -> SlotTable:
+    """Every candidate time of one clinician (the episode's earlier one, for continuity)."""
+    earliest = now + dt.timedelta(hours=need.min_notice_hours)
+    slots = _candidate_slots(need, earliest=earliest).filter(clinician_id=clinician_id)
+    return SlotTable.from_rows(slots.values_list("pk", "clinician_id", "starts_at", "ends_at"))
+
+
+def clinician_profiles(
+    clinicians, *, now: dt.datetime, start: dt.datetime, end: dt.datetime, weights: Weights
+) -> dict[int, ClinicianProfile]:
+    """Profiles of the clinicians in `clinicians` (a queryset or ids), with the sessions their
+    weeks hold between `start` and `end` and their load over the fairness window. Three
+    queries whatever their number."""
+    if not hasattr(clinicians, "values_list"):
+        clinicians = Clinician.objects.filter(pk__in=list(clinicians))
+    rows = list(
+        clinicians.values_list(
+            "pk",
+            "is_active",
+            "gender",
+            "specialty",
+            "offers_phone",
+            "offers_video",
+            "weekly_capacity",
+            "time_zone",
+        )
+    )
+    ids = [row[0] for row in rows]
+    links = _links(ids)
+    fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
+    booked = Appointment.objects.filter(
+        clinician_id__in=ids,
+        status__in=HELD,
+        slot__starts_at__gte=min(start, now),
+        slot__starts_at__lt=max(end, fairness_end),
+    ).values_list("clinician_id", "slot__starts_at", "status")
+    zone_of = {row[0]: row[7] for row in rows}
+    by_week: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
+    upcoming: dict[int, int] = defaultdict(int)
+    for clinician_id, starts_at, status in booked:
+        by_week[clinician_id][week_start_on(starts_at, zone_of[clinician_id])] += 1
+        if status in LIVE and now <= starts_at < fairness_end:
+            upcoming[clinician_id] += 1
+    profiles = {}
+    for pk, is_active, gender, specialty, phone, video, capacity, time_zone in rows:
+        profiles[pk] = ClinicianProfile(
+            clinician_id=pk,
+            program_ids=frozenset(links["program"].get(pk, ())),
+            district_ids=frozenset(links["district"].get(pk, ())),
+            facility_ids=frozenset(links["facility"].get(pk, ())),
+            is_active=is_active,
+            gender=gender,
+            specialty=specialty,
+            offers_phone=phone,
+            offers_video=video,
+            weekly_capacity=capacity,
+            time_zone=time_zone,
+            booked_by_week=dict(by_week.get(pk, {})),
+            upcoming_load=upcoming.get(pk, 0),
+        )
+    return profiles
+
+
+def _links(ids: list[int]) -> dict[str, dict[int, list[int]]]:
+    """Programs, districts and facilities of the clinicians, in one query."""
+    through = [
+        ("program", Clinician.programs.through, "program_id"),
+        ("district", Clinician.districts.through, "district_id"),
+        ("facility", Clinician.facilities.through, "facility_id"),
+    ]
+    queries = [
+        model.objects.filter(clinician_id__in=ids)
+        .annotate(kind=Value(kind))
+        .values_list("kind", "clinician_id", column)
+        for kind, model, column in through
+    ]
+    links: dict[str, dict[int, list[int]]] = {kind: defaultdict(list) for kind, _m, _c in through}
+    for kind, clinician_id, other_id in queries[0].union(*queries[1:], all=True):
+        links[kind][clinician_id].append(other_id)
+    return links
+
+
+def profile_span(slots: SlotTable, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The instants whose weeks a set of times can touch, in any zone."""
+    if len(slots) == 0:
+        return now, now
+    first = dt.datetime.fromtimestamp(int(slots.starts_at.min()), dt.UTC)
+    last = dt.datetime.fromtimestamp(int(slots.starts_at.max()), dt.UTC)
+    return first - dt.timedelta(days=8), last + dt.timedelta(days=8)
+
+
+def explanation_inputs(
+    need: Need, *, now: dt.datetime, weights: Weights
+) -> tuple[dict[int, ClinicianProfile], SlotTable]:
+    """Everything needed to say which constraint left no candidate: every clinician offering
+    the program and their open, offered times from now on."""
+    clinicians = Clinician.objects.filter(programs=need.program_id)
+    slots = Slot.objects.filter(
+        _is_open(), is_offered=True, starts_at__gte=now, clinician__in=clinicians
+    )
+    table = SlotTable.from_rows(
+        slots.values_list("pk", "clinician_id", "starts_at", "ends_at").order_by("starts_at", "pk")
+    )
+    start, end = profile_span(table, now)
+    return clinician_profiles(clinicians, now=now, start=start, end=end, weights=weights), table
+
+
+def batch_inputs(
+    referrals: Sequence[Referral], *, now: dt.datetime, weights: Weights
+) -> tuple[list[Need], list[ClinicianProfile], SlotTable]:
+    """Needs of `referrals` (program loaded), every active clinician of their programs, and
+    those clinicians' open, offered times from the earliest notice on."""
+    histories = _histories(referrals)
+    needs = [need_of(r, histories[r.pk], order=i) for i, r in enumerate(referrals)]
+    programs = {n.program_id for n in needs}
+    clinicians = Clinician.objects.filter(is_active=True, programs__in=programs).distinct()
+    earliest = now + dt.timedelta(hours=min((n.min_notice_hours for n in needs), default=0))
+    slots = Slot.objects.filter(
+        _is_open(), is_offered=True, starts_at__gte=earliest, clinician__in=clinicians
+    ).values_list("pk", "clinician_id", "starts_at", "ends_at")
+    table = SlotTable.from_rows(slots)
+    start, end = profile_span(table, now)
+    profiles = clinician_profiles(clinicians, now=now, start=start, end=end, weights=weights)
+    return needs, list(profiles.values()), table
+
+
+def referral_ids_due_for_matching(*, now: dt.datetime, limit: int) -> list[int]:
+    """Referrals waiting for a match that the sweeper or the batch should take up, PRIORITY
+    first, then oldest: NEW ones whose match was asked for long ago (lost on the way) and
+    UNMATCHED ones due for another try; for PRIORITY ones both come sooner."""
+    stuck = now - dt.timedelta(minutes=settings.MATCH_STUCK_AFTER_MINUTES)
+    retry = now - dt.timedelta(minutes=settings.MATCH_UNMATCHED_RETRY_MINUTES)
+    priority_retry = now - dt.timedelta(minutes=settings.MATCH_PRIORITY_RETRY_MINUTES)
+    R = Referral.Status
+    is_priority = Q(priority=Referral.Priority.PRIORITY)
+    asked_long_ago = Q(match_requested_at__lte=stuck) | Q(
+        match_requested_at__isnull=True, submitted_at__lte=stuck
+    )
+    asked_recently = Q(match_requested_at__lte=priority_retry) | Q(
+        match_requested_at__isnull=True, submitted_at__lte=priority_retry
+    )
+    tried_long_ago = Q(match_requested_at__isnull=True) | Q(match_requested_at__lte=retry)
+    due = Q(status=R.NEW) & (asked_long_ago | is_priority & asked_recently) | Q(
+        status=R.UNMATCHED
+    ) & (tried_long_ago | is_priority & asked_recently)
+    return list(
+        Referral.objects.filter(due)
+        .exclude(Exists(Appointment.objects.filter(referral=OuterRef("pk"), status__in=LIVE)))
+        .order_by("-priority", "submitted_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def proposed_referral_ids_without_live_session() -> list[int]:
+    """PROPOSED referrals whose proposal is gone (a lost hand-off): they need a new match."""
+    return list(
+        Referral.objects.filter(status=Referral.Status.PROPOSED)
+        .exclude(Exists(Appointment.objects.filter(referral=OuterRef("pk"), status__in=LIVE)))
+        .values_list("pk", flat=True)
+    )
+
+
+def due_proposal_ids(*, now: dt.datetime) -> list[int]:
+    """Proposals nobody answered in time."""
+    return list(
+        Appointment.objects.filter(
+            status__in=(A.PROPOSED, A.TENTATIVE), expires_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class Breach:
+    code: str
+    label: str
+
+
+def assignment_breaches(
+    *, referral_id: int, slot_id: int, now: dt.datetime | None = None
+) -> list[Breach]:
+    """The hard constraints offering `slot_id` to `referral_id` would break, each with a label
+    for the coordinator. An empty list means the assignment is allowed."""
+    now = now or timezone.now()
+    referral = Referral.objects.select_related("program").get(pk=referral_id)
+    slot = Slot.objects.annotate(is_open=_is_open()).get(pk=slot_id)
+    need = need_of(referral, _histories([referral])[referral.pk])
+    start, end = slot.starts_at - dt.timedelta(days=8), slot.starts_at + dt.timedelta(days=8)
+    profile = clinician_profiles(
+        [slot.clinician_id], now=now, start=start, end=end, weights=matching_weights()
+    )
+    view = SlotView(
+        slot.pk, slot.clinician_id, slot.starts_at, slot.ends_at, slot.is_offered, slot.is_open
+    )
+    return [
+        Breach(str(c), label)
+        for c, label in check_assignment(need, profile[slot.clinician_id], view, now=now)
+    ]
+
+
+def referrals_for_matching(ids: Iterable[int]) -> list[Referral]:
+    """The referrals, with their program, in the order asked."""
+    found = Referral.objects.select_related("program").in_bulk(list(ids))
+    return [found[pk] for pk in ids if pk in found]

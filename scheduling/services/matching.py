@@ -1,0 +1,587 @@
+"""Matching referrals to clinicians: proposals, expiry, re-matching, batches.
+
+Each function is one transaction. None sends anything: callers (tasks, staff views) hand what
+changed to notifications inside the same transaction, so messages go out only if it commits.
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from referrals.models import Referral, ReferralEvent
+from referrals.workflow import REFERRAL_TRANSITIONS, check_transition, referral_transition
+
+from ..matching import (
+    EMPTIED_POOL_REASONS,
+    MatchResult,
+    Need,
+    NoProposal,
+    Proposal,
+    SlotTable,
+    cheapest_possible_beyond,
+    emptied_by,
+    epoch,
+    match_single,
+    week_start_on,
+)
+from ..matching_batch import assign_batch
+from ..models import Appointment, AppointmentEvent, Clinician, Slot
+from ..selectors import (
+    HELD,
+    LIVE,
+    MATCHABLE,
+    History,
+    batch_inputs,
+    candidate_page,
+    clinician_candidate_slots,
+    clinician_profiles,
+    explanation_inputs,
+    matching_weights,
+    need_of,
+    profile_span,
+    referral_histories,
+    referrals_for_matching,
+)
+from ..workflow import appointment_transition
+
+logger = logging.getLogger(__name__)
+A = Appointment.Status
+R = Referral.Status
+ATTEMPTS = 3  # rounds of options tried when other workers hold the best times
+
+
+class SlotUnavailable(Exception):
+    """The time is held by another session, withdrawn, or locked by another worker."""
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    """What a match did: the proposal made, or why none was, and whether the referral has just
+    become UNMATCHED (the referrer is told once, not on every retry)."""
+
+    referral_id: int
+    appointment_id: int | None = None
+    is_newly_unmatched: bool = False
+    detail: str = ""
+
+
+# --- proposals ---
+
+
+def _expires_at(starts_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    expiry = now + dt.timedelta(hours=settings.MATCH_PROPOSAL_EXPIRY_HOURS)
+    before_start = starts_at - dt.timedelta(hours=settings.MATCH_RESPOND_BEFORE_START_HOURS)
+    deadline = min(expiry, before_start)
+    return deadline if deadline > now else starts_at
+
+
+def _session_type(referral: Referral, offers_phone: bool) -> str:
+    """The referrer's chosen session type, or phone when the clinician offers it."""
+    if referral.modality in ("phone", "video"):
+        return referral.modality
+    return "phone" if offers_phone else "video"
+
+
+def _create_proposal(
+    referral: Referral,
+    slot: Slot,
+    *,
+    session_number: int,
+    explanation: dict,
+    now: dt.datetime,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "system",
+    reason: str = "",
+    manual_reason: str = "",
+) -> Appointment:
+    """Hold `slot` for `referral` (both locked by the caller) and record why."""
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.create(
+                referral=referral,
+                slot=slot,
+                clinician_id=slot.clinician_id,
+                session_number=session_number,
+                modality=_session_type(referral, slot.clinician.offers_phone),
+                match_explanation=explanation,
+                manual_assignment_reason=manual_reason,
+                expires_at=_expires_at(slot.starts_at, now),
+            )
+    except IntegrityError as error:
+        raise SlotUnavailable(f"slot {slot.pk} is held by another session") from error
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        to_status=A.PROPOSED,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor_label,
+        reason=(reason or "proposed by the matcher")[:500],
+    )
+    if referral.unmatched_reason:
+        referral.unmatched_reason = ""
+        referral.save(update_fields=["unmatched_reason", "updated_at"])
+    referral_transition(referral, R.PROPOSED, actor=actor, actor_label=actor_label, reason=reason)
+    return appointment
+
+
+def _session_limit(referral: Referral) -> int:
+    return referral.episode.session_limit if referral.episode_id else referral.program.session_limit
+
+
+@transaction.atomic
+def appointment_propose(
+    *,
+    referral_id: int,
+    slot_id: int,
+    explanation: dict | None = None,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "system",
+    reason: str = "",
+    manual_reason: str = "",
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Create a PROPOSED appointment holding `slot_id` for the referral and move the referral
+    to PROPOSED. For coordinators' manual assignments (check `assignment_breaches` first and
+    pass `manual_reason`); the matcher uses the same steps. Sends nothing: the caller hands
+    the appointment to notifications ("proposed"). Raises SlotUnavailable if the time is
+    taken or withdrawn, IllegalTransition if the referral cannot be proposed now."""
+    now = now or timezone.now()
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("program", "episode")
+        .get(pk=referral_id)
+    )
+    check_transition(REFERRAL_TRANSITIONS, "Referral", referral.status, R.PROPOSED)
+    slot = (
+        Slot.objects.select_for_update(of=("self",))
+        .select_related("clinician")
+        .filter(pk=slot_id, is_offered=True)
+        .first()
+    )
+    if slot is None or slot.appointments.filter(status__in=LIVE).exists():
+        raise SlotUnavailable(f"slot {slot_id} is not open")
+    history = referral_histories([referral])[referral.pk]
+    return _create_proposal(
+        referral,
+        slot,
+        session_number=history.sessions_held + 1,
+        explanation=explanation or {"mode": "manual"},
+        now=now,
+        actor=actor,
+        actor_label=actor_label,
+        reason=reason,
+        manual_reason=manual_reason,
+    )
+
+
+# --- single match ---
+
+
+def _explanation(proposal: Proposal, *, mode: str, considered: int, session: int) -> dict:
+    """Why this proposal: its cost terms (the weights are the MATCH_WEIGHT_* settings)."""
+    return {
+        "mode": mode,
+        **proposal.cost.as_explanation(),
+        "considered": considered,
+        "session_number": session,
+    }
+
+
+def _options(need: Need, *, now: dt.datetime, skipped: set[int]) -> MatchResult:
+    """Candidates earliest first, page by page, until no later time can beat the best."""
+    weights = matching_weights()
+    size, pages = settings.MATCH_CANDIDATE_PAGE_SIZE, settings.MATCH_CANDIDATE_MAX_PAGES
+    earlier = (
+        clinician_candidate_slots(need, need.previous_clinician_id, now=now)
+        if need.previous_clinician_id
+        else SlotTable.from_rows([])
+    )
+    seen, after, result = SlotTable.from_rows([]), None, None
+    for _page in range(pages):
+        page = candidate_page(need, now=now, after=after, limit=size)
+        seen = seen.concat(page)
+        pool = seen.concat(earlier)
+        pool = pool.take([i for i, s in enumerate(pool.slot_ids.tolist()) if s not in skipped])
+        start, end = profile_span(pool, now)
+        ids = set(pool.clinician_ids.tolist())
+        profiles = clinician_profiles(ids, now=now, start=start, end=end, weights=weights)
+        result = match_single(need, profiles, pool, now=now, weights=weights)
+        if len(page) < size:
+            return result
+        after = (page.starts_at_datetime(len(page) - 1), int(page.slot_ids[-1]))
+        bound = cheapest_possible_beyond(need, epoch(after[0]), now_s=epoch(now), weights=weights)
+        if result.best is not None and result.best.cost.total <= bound:
+            return result
+    return result
+
+
+def _lock_free_slot(proposal: Proposal) -> Slot | None:
+    """Lock the proposal's time unless another worker holds it or it is taken, then make
+    sure the clinician's week still has room (the clinician row serialises that check)."""
+    slot = (
+        Slot.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("clinician")
+        .filter(pk=proposal.slot_id, is_offered=True)
+        .first()
+    )
+    if slot is None or slot.appointments.filter(status__in=LIVE).exists():
+        return None
+    capacity, zone = (
+        Clinician.objects.select_for_update()
+        .filter(pk=slot.clinician_id)
+        .values_list("weekly_capacity", "time_zone")
+        .get()
+    )
+    monday = slot.starts_at.astimezone(ZoneInfo(zone)).date()
+    monday -= dt.timedelta(days=monday.weekday())
+    week_start = dt.datetime.combine(monday, dt.time(), ZoneInfo(zone))
+    held = Appointment.objects.filter(
+        clinician_id=slot.clinician_id,
+        status__in=HELD,
+        slot__starts_at__gte=week_start,
+        slot__starts_at__lt=dt.datetime.combine(
+            monday + dt.timedelta(weeks=1), dt.time(), ZoneInfo(zone)
+        ),
+    ).count()
+    return slot if held < capacity else None
+
+
+def _mark_unmatched(referral: Referral, reason: str, now: dt.datetime) -> bool:
+    """Record why nobody could be offered; True when the referral has just become UNMATCHED."""
+    referral.unmatched_reason = reason[:200]
+    referral.match_requested_at = now
+    referral.save(update_fields=["unmatched_reason", "match_requested_at", "updated_at"])
+    if referral.status == R.UNMATCHED:
+        return False
+    referral_transition(referral, R.UNMATCHED, reason=reason)
+    return True
+
+
+def _hold_over_limit(referral: Referral) -> None:
+    referral.hold_reason = "Session limit reached: a coordinator may extend it."
+    referral.save(update_fields=["hold_reason", "updated_at"])
+    referral_transition(referral, R.HELD, reason=referral.hold_reason)
+
+
+@transaction.atomic
+def referral_match(
+    *,
+    referral_id: int,
+    avoid_clinician_ids: Sequence[int] = (),
+    now: dt.datetime | None = None,
+) -> MatchOutcome:
+    """Propose the cheapest feasible session to a NEW or UNMATCHED referral.
+
+    Locks the referral (skipping it if another worker has it) and the chosen slot (skipping
+    slots other workers hold), so two workers never propose one slot. Creates one PROPOSED
+    appointment with its cost terms and moves the referral to PROPOSED; with nothing feasible,
+    moves it to UNMATCHED with the constraint that emptied the pool; past the session limit,
+    holds it for a coordinator. Idempotent: a referral already proposed (or in any other
+    status) is left alone. Sends nothing.
+    """
+    now = now or timezone.now()
+    referral = (
+        Referral.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("program", "episode")
+        .filter(pk=referral_id)
+        .first()
+    )
+    if referral is None:
+        return MatchOutcome(referral_id, detail="locked by another worker or gone")
+    if referral.status not in MATCHABLE:
+        return MatchOutcome(referral_id, detail=f"referral is {referral.status}")
+    history = referral_histories([referral])[referral.pk]
+    if history.has_live_proposal:
+        return MatchOutcome(referral_id, detail="already has a live proposal")
+    if history.sessions_held >= _session_limit(referral):
+        _hold_over_limit(referral)
+        return MatchOutcome(referral_id, detail="session limit reached")
+    history.asked_clinician_ids |= set(avoid_clinician_ids)
+    need = need_of(referral, history)
+    return _propose_best(referral, need, history, now=now)
+
+
+def _propose_best(referral: Referral, need: Need, history: History, *, now) -> MatchOutcome:
+    skipped: set[int] = set()
+    for _attempt in range(ATTEMPTS):
+        result = _options(need, now=now, skipped=skipped)
+        if not result.options:
+            break
+        for option in result.options:
+            slot = _lock_free_slot(option)
+            if slot is None:
+                skipped.add(option.slot_id)
+                continue
+            session = history.sessions_held + 1
+            explanation = _explanation(
+                option, mode="single", considered=result.considered, session=session
+            )
+            appointment = _create_proposal(
+                referral, slot, session_number=session, explanation=explanation, now=now
+            )
+            return MatchOutcome(referral.pk, appointment_id=appointment.pk, detail="proposed")
+    if skipped:
+        logger.info("referral %s: every good time was taken meanwhile; left for retry", referral.pk)
+        referral.match_requested_at = now
+        referral.save(update_fields=["match_requested_at", "updated_at"])
+        return MatchOutcome(referral.pk, detail="times taken meanwhile")
+    reason = _why_none(need, now=now)
+    return MatchOutcome(
+        referral.pk, is_newly_unmatched=_mark_unmatched(referral, reason, now), detail=reason
+    )
+
+
+def _why_none(need: Need, *, now: dt.datetime) -> str:
+    profiles, slots = explanation_inputs(need, now=now, weights=matching_weights())
+    constraint = emptied_by(need, profiles, slots, now=now)
+    return EMPTIED_POOL_REASONS.get(constraint, "No suitable time is open yet.")
+
+
+# --- expiry and re-matching ---
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    appointment_id: int
+    referral_id: int
+    is_changed: bool
+
+
+@transaction.atomic
+def proposal_expire(*, appointment_id: int, now: dt.datetime | None = None) -> ReleaseOutcome:
+    """Expire a proposal nobody answered by its deadline: EXPIRED (the slot is free again,
+    and that clinician is not asked again for this referral) and the referral back to NEW.
+    Idempotent; skips a proposal another worker is handling. The caller notifies
+    ("expired") and queues the new match."""
+    now = now or timezone.now()
+    appointment = (
+        Appointment.objects.select_for_update(skip_locked=True)
+        .filter(pk=appointment_id, status__in=(A.PROPOSED, A.TENTATIVE), expires_at__lte=now)
+        .first()
+    )
+    if appointment is None:
+        return ReleaseOutcome(appointment_id, 0, False)
+    referral = Referral.objects.select_for_update().get(pk=appointment.referral_id)
+    appointment_transition(appointment, A.EXPIRED, reason="no answer by the deadline")
+    if referral.status in (R.PROPOSED, R.BOOKED):
+        referral.match_requested_at = now
+        referral.save(update_fields=["match_requested_at", "updated_at"])
+        referral_transition(referral, R.NEW, reason="proposal expired")
+    return ReleaseOutcome(appointment.pk, referral.pk, True)
+
+
+@dataclass(frozen=True)
+class RematchOutcome:
+    cancelled_appointment_id: int | None
+    match: MatchOutcome
+
+
+@transaction.atomic
+def referral_rematch(
+    *,
+    referral_id: int,
+    actor: AbstractBaseUser | None,
+    actor_label: str,
+    reason: str,
+    avoid_current_clinician: bool = False,
+    now: dt.datetime | None = None,
+) -> RematchOutcome:
+    """A coordinator's re-match: withdraw the referral's unanswered proposal, if any
+    (CANCELLED, the slot is free), and match it again now, optionally avoiding that
+    clinician this time. Sends nothing: the caller notifies "cancelled" for the withdrawn
+    proposal and "proposed" or "unmatched" for the result."""
+    now = now or timezone.now()
+    referral = Referral.objects.select_for_update().get(pk=referral_id)
+    live = (
+        Appointment.objects.select_for_update()
+        .filter(referral=referral, status__in=(A.PROPOSED, A.TENTATIVE))
+        .first()
+    )
+    avoid = []
+    if live is not None:
+        appointment_transition(
+            live, A.CANCELLED, actor=actor, actor_label=actor_label, reason=reason
+        )
+        avoid = [live.clinician_id] if avoid_current_clinician else []
+    if referral.status == R.PROPOSED:
+        referral_transition(referral, R.NEW, actor=actor, actor_label=actor_label, reason=reason)
+    match = referral_match(referral_id=referral.pk, avoid_clinician_ids=avoid, now=now)
+    return RematchOutcome(live.pk if live else None, match)
+
+
+def referral_request_match(*, referral_id: int, now: dt.datetime | None = None) -> None:
+    """Stamp when a match was asked for, so the sweeper knows how long it has waited."""
+    Referral.objects.filter(pk=referral_id).update(
+        match_requested_at=now or timezone.now(), updated_at=timezone.now()
+    )
+
+
+# --- batches ---
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """A solved batch, not yet written: what to propose and who is left unmatched."""
+
+    now: dt.datetime
+    proposals: tuple[Proposal, ...]
+    unmatched: tuple[NoProposal, ...]
+    total_cost: int
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    appointment_ids: tuple[int, ...]
+    newly_unmatched_ids: tuple[int, ...]
+    skipped: int
+
+
+def referrals_plan_batch(
+    *, referral_ids: Sequence[int], now: dt.datetime | None = None
+) -> BatchPlan:
+    """Read and solve a batch (no writes, no locks): the minimum-cost assignment of the NEW and
+    UNMATCHED referrals among `referral_ids`, PRIORITY ones first."""
+    now = now or timezone.now()
+    weights = matching_weights()
+    referrals = [r for r in referrals_for_matching(referral_ids) if r.status in MATCHABLE]
+    needs, profiles, slots = batch_inputs(referrals, now=now, weights=weights)
+    result = assign_batch(needs, profiles, slots, now=now, weights=weights)
+    return BatchPlan(now, result.proposals, result.unmatched, result.total_cost)
+
+
+@transaction.atomic
+def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
+    """Write a solved batch: one PROPOSED appointment per proposal, referrals to PROPOSED, and
+    the unmatched ones to UNMATCHED with their reason. Referrals, slots and clinician weeks
+    are locked and checked again first; a proposal that no longer fits (another worker was
+    faster) is skipped and left for the next run. Sends nothing."""
+    now = plan.now
+    wanted = {p.referral_id for p in plan.proposals} | {u.referral_id for u in plan.unmatched}
+    referrals = {
+        r.pk: r
+        for r in Referral.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("program", "episode")
+        .filter(pk__in=wanted, status__in=MATCHABLE)
+        .exclude(appointments__status__in=LIVE)
+    }
+    proposals = [p for p in plan.proposals if p.referral_id in referrals]
+    free = set(
+        Slot.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=[p.slot_id for p in proposals], is_offered=True)
+        .exclude(appointments__status__in=LIVE)
+        .values_list("pk", flat=True)
+    )
+    proposals = _within_capacity([p for p in proposals if p.slot_id in free])
+    histories = referral_histories(list(referrals.values()))
+    appointment_ids = _write_proposals(proposals, referrals, histories, now=now)
+    unmatched = [u for u in plan.unmatched if u.referral_id in referrals]
+    newly = _write_unmatched(unmatched, referrals, now=now)
+    skipped = len(plan.proposals) - len(proposals)
+    return BatchOutcome(tuple(appointment_ids), tuple(newly), skipped)
+
+
+def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
+    """Lock the clinicians (in id order) and keep the proposals their weeks still have room
+    for, counting what is held now."""
+    ids = sorted({p.clinician_id for p in proposals})
+    list(Clinician.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    if not proposals:
+        return []
+    first = min(p.starts_at for p in proposals) - dt.timedelta(days=8)
+    last = max(p.starts_at for p in proposals) + dt.timedelta(days=8)
+    weights = matching_weights()
+    profiles = clinician_profiles(ids, now=first, start=first, end=last, weights=weights)
+    booked: dict[tuple[int, dt.date], int] = defaultdict(int)
+    kept = []
+    for proposal in proposals:
+        profile = profiles[proposal.clinician_id]
+        week = week_start_on(proposal.starts_at, profile.time_zone)
+        held = profile.booked_by_week.get(week, 0) + booked[(proposal.clinician_id, week)]
+        if held < profile.weekly_capacity:
+            booked[(proposal.clinician_id, week)] += 1
+            kept.append(proposal)
+    return kept
+
+
+def _write_proposals(proposals, referrals, histories, *, now) -> list[int]:
+    offers_phone = dict(
+        Clinician.objects.filter(pk__in={p.clinician_id for p in proposals}).values_list(
+            "pk", "offers_phone"
+        )
+    )
+    appointments = [
+        Appointment(
+            referral_id=p.referral_id,
+            slot_id=p.slot_id,
+            clinician_id=p.clinician_id,
+            session_number=histories[p.referral_id].sessions_held + 1,
+            modality=_session_type(referrals[p.referral_id], offers_phone[p.clinician_id]),
+            match_explanation=_explanation(
+                p, mode="batch", considered=0, session=histories[p.referral_id].sessions_held + 1
+            ),
+            expires_at=_expires_at(p.starts_at, now),
+        )
+        for p in proposals
+    ]
+    Appointment.objects.bulk_create(appointments, batch_size=2000)
+    AppointmentEvent.objects.bulk_create(
+        [
+            AppointmentEvent(
+                appointment=a, to_status=A.PROPOSED, actor_label="system", reason="batch match"
+            )
+            for a in appointments
+        ],
+        batch_size=2000,
+    )
+    _bulk_transition([referrals[p.referral_id] for p in proposals], R.PROPOSED, "batch match")
+    Referral.objects.filter(pk__in=[p.referral_id for p in proposals]).update(unmatched_reason="")
+    return [a.pk for a in appointments]
+
+
+def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int]:
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for item in unmatched:
+        by_reason[item.reason[:200]].append(item.referral_id)
+    for reason, ids in by_reason.items():
+        Referral.objects.filter(pk__in=ids).update(
+            unmatched_reason=reason, match_requested_at=now, updated_at=now
+        )
+    newly = [
+        referrals[u.referral_id] for u in unmatched if referrals[u.referral_id].status == R.NEW
+    ]
+    reasons = {u.referral_id: u.reason[:200] for u in unmatched}
+    for referral in newly:
+        referral.unmatched_reason = reasons[referral.pk]
+    _bulk_transition(newly, R.UNMATCHED, "no feasible time in the batch")
+    return [r.pk for r in newly]
+
+
+def _bulk_transition(referrals: list[Referral], to_status: str, reason: str) -> None:
+    """referral_transition for many referrals in a few queries."""
+    for referral in referrals:
+        check_transition(REFERRAL_TRANSITIONS, "Referral", referral.status, to_status)
+    ReferralEvent.objects.bulk_create(
+        [
+            ReferralEvent(
+                referral=r,
+                from_status=r.status,
+                to_status=to_status,
+                actor_label="system",
+                reason=(r.unmatched_reason if to_status == R.UNMATCHED else reason)[:500],
+            )
+            for r in referrals
+        ],
+        batch_size=2000,
+    )
+    Referral.objects.filter(pk__in=[r.pk for r in referrals]).update(
+        status=to_status, updated_at=timezone.now()
+    )
+    for referral in referrals:
+        referral.status = to_status

@@ -1,0 +1,37 @@
+"""The project's Celery app with a timer and a query counter around each task: the worker the
+matching benchmark starts (`celery -A tests.bench.matching_probe worker`) writes one line per
+task to BENCH_PROBE_FILE."""
+
+import json
+import os
+import time
+
+from celery import signals
+
+from config.celery import app
+
+__all__ = ["app"]
+_started: dict[str, float] = {}
+_queries = [0]
+
+
+def _count(execute, sql, params, many, context):
+    _queries[0] += 1
+    return execute(sql, params, many, context)
+
+
+@signals.task_prerun.connect
+def _start(task_id=None, **kwargs) -> None:
+    from django.db import connection
+
+    _queries[0] = 0
+    if _count not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count)
+    _started[task_id] = time.perf_counter()
+
+
+@signals.task_postrun.connect
+def _stop(task_id=None, **kwargs) -> None:
+    elapsed = (time.perf_counter() - _started.pop(task_id)) * 1000
+    with open(os.environ["BENCH_PROBE_FILE"], "a") as probe:
+        probe.write(json.dumps({"ms": elapsed, "queries": _queries[0]}) + "\n")

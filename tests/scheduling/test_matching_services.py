@@ -1,0 +1,251 @@
+"""Matching against the database: proposals, decline, expiry, idempotency, batches."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from referrals.models import Referral
+from scheduling import tasks
+from scheduling.models import Appointment
+from scheduling.selectors import assignment_breaches
+from scheduling.services import (
+    Response,
+    appointment_respond,
+    referral_match,
+    referrals_plan_batch,
+    referrals_propose_batch,
+)
+from tests.referrals.factories import (
+    DistrictFactory,
+    FacilityFactory,
+    ProgramFactory,
+    ReferralFactory,
+)
+from tests.scheduling.factories import AppointmentFactory, ClinicianFactory, SlotFactory
+
+pytestmark = pytest.mark.django_db
+A = Appointment.Status
+
+
+def at(hours: float) -> dt.datetime:
+    return (timezone.now() + dt.timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+
+
+def clinician_with_slots(program, *hours, district=None, **fields):
+    clinician = ClinicianFactory(
+        programs=[program], districts=[district or DistrictFactory()], **fields
+    )
+    slots = [
+        SlotFactory(clinician=clinician, starts_at=at(h), ends_at=at(h) + dt.timedelta(hours=1))
+        for h in hours
+    ]
+    return clinician, slots
+
+
+def live(referral) -> list[Appointment]:
+    return list(referral.appointments.filter(status__in=Appointment.LIVE_STATUSES))
+
+
+def test_a_referral_is_offered_the_earliest_time_and_the_proposal_says_why():
+    program = ProgramFactory()
+    _later, _ = clinician_with_slots(program, 80)
+    sooner, (slot, _other) = clinician_with_slots(program, 40, 90)
+    referral = ReferralFactory(program=program)
+    tasks.match_referral(referral.pk)
+    referral.refresh_from_db()
+    (appointment,) = live(referral)
+    assert referral.status == Referral.Status.PROPOSED
+    assert (appointment.slot, appointment.clinician, appointment.session_number) == (
+        slot,
+        sooner,
+        1,
+    )
+    assert set(appointment.match_explanation["terms"]) == {
+        "wait",
+        "fairness",
+        "preferences",
+        "continuity",
+    }
+    assert appointment.match_explanation["mode"] == "single"
+    assert appointment.expires_at <= timezone.now() + dt.timedelta(hours=48)
+
+
+def test_the_matcher_never_proposes_a_clinician_from_the_referrers_district():
+    program, home = ProgramFactory(), DistrictFactory()
+    clinician_with_slots(program, 30, 31, district=home)
+    far, _ = clinician_with_slots(program, 200)
+    referral = ReferralFactory(program=program, workplace_district=home)
+    tasks.match_referral(referral.pk)
+    assert [a.clinician for a in live(referral)] == [far]
+
+
+def test_the_matcher_never_proposes_a_clinician_at_the_facility_the_referrer_named():
+    program, facility = ProgramFactory(), FacilityFactory()
+    near, _ = clinician_with_slots(program, 30)
+    near.facilities.set([facility])
+    far, _ = clinician_with_slots(program, 200)
+    referral = ReferralFactory(program=program, workplace_facility=facility)
+    tasks.match_referral(referral.pk)
+    assert [a.clinician for a in live(referral)] == [far]
+
+
+def next_week_at(weekday: int, hour: int) -> dt.datetime:
+    """That weekday and hour next week, in Sydney (where the factories' clinicians are)."""
+    sydney = ZoneInfo("Australia/Sydney")
+    today = timezone.now().astimezone(sydney).date()
+    day = today + dt.timedelta(days=7 - today.weekday() + weekday)
+    return dt.datetime.combine(day, dt.time(hour), sydney)
+
+
+def test_a_clinician_whose_week_is_full_is_passed_over():
+    program = ProgramFactory()
+    busy = ClinicianFactory(programs=[program], districts=[DistrictFactory()], weekly_capacity=1)
+    held, free_hour = next_week_at(1, 10), next_week_at(3, 10)
+    done = SlotFactory(clinician=busy, starts_at=held, ends_at=held + dt.timedelta(hours=1))
+    SlotFactory(clinician=busy, starts_at=free_hour, ends_at=free_hour + dt.timedelta(hours=1))
+    AppointmentFactory(slot=done, status=A.COMPLETED)
+    other, _ = clinician_with_slots(program, 24 * 16)
+    referral = ReferralFactory(program=program)
+    tasks.match_referral(referral.pk)
+    assert [a.clinician for a in live(referral)] == [other]
+
+
+def test_a_later_session_goes_to_the_same_clinician_and_is_numbered_two():
+    program = ProgramFactory(session_limit=3)
+    first_clinician, (past,) = clinician_with_slots(program, 20)
+    clinician_with_slots(program, 30)
+    clinician_with_slots(first_clinician.programs.first(), 100)
+    next_slot = SlotFactory(clinician=first_clinician, starts_at=at(120), ends_at=at(121))
+    earlier = ReferralFactory(program=program, status="booked")
+    AppointmentFactory(referral=earlier, slot=past, status=A.COMPLETED)
+    referral = ReferralFactory(program=program, episode=earlier.episode, email=earlier.email)
+    tasks.match_referral(referral.pk)
+    (appointment,) = live(referral)
+    assert (appointment.slot, appointment.session_number) == (next_slot, 2)
+    assert appointment.match_explanation["terms"]["continuity"] == 0
+
+
+def test_a_declined_proposal_is_offered_to_another_clinician(django_capture_on_commit_callbacks):
+    program = ProgramFactory()
+    clinician_with_slots(program, 30, 32)
+    clinician_with_slots(program, 50)
+    referral = ReferralFactory(program=program)
+    tasks.match_referral(referral.pk)
+    (first,) = live(referral)
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment_respond(
+            appointment_id=first.pk, response=Response.DECLINED, actor_label="clinician"
+        )
+    (second,) = live(referral)
+    assert second.clinician != first.clinician
+    assert second.session_number == 1
+
+
+def test_an_expired_proposal_frees_the_slot_and_goes_to_another_clinician(
+    django_capture_on_commit_callbacks,
+):
+    program = ProgramFactory()
+    clinician_with_slots(program, 30)
+    clinician_with_slots(program, 50)
+    referral = ReferralFactory(program=program)
+    tasks.match_referral(referral.pk)
+    (first,) = live(referral)
+    Appointment.objects.filter(pk=first.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.proposals_expire()
+    first.refresh_from_db()
+    (second,) = live(referral)
+    assert first.status == A.EXPIRED
+    assert second.clinician != first.clinician
+    assert not first.slot.appointments.filter(status__in=Appointment.LIVE_STATUSES).exists()
+
+
+def test_matching_twice_proposes_once():
+    program = ProgramFactory()
+    clinician_with_slots(program, 30, 31)
+    referral = ReferralFactory(program=program)
+    tasks.match_referral(referral.pk)
+    tasks.match_referral(referral.pk)
+    assert referral.appointments.count() == 1
+
+
+def test_with_nothing_feasible_the_referral_waits_unmatched_with_the_reason():
+    program, home = ProgramFactory(), DistrictFactory()
+    clinician_with_slots(program, 30, district=home)
+    referral = ReferralFactory(program=program, workplace_district=home)
+    first = referral_match(referral_id=referral.pk)
+    again = referral_match(referral_id=referral.pk)
+    referral.refresh_from_db()
+    assert referral.status == Referral.Status.UNMATCHED
+    assert "district" in referral.unmatched_reason
+    assert (first.is_newly_unmatched, again.is_newly_unmatched) == (True, False)
+
+
+def test_an_unmatched_referral_is_matched_when_times_appear():
+    program = ProgramFactory()
+    referral = ReferralFactory(program=program)
+    referral_match(referral_id=referral.pk)
+    clinician_with_slots(program, 40)
+    tasks.match_unmatched()
+    referral.refresh_from_db()
+    assert referral.status == Referral.Status.PROPOSED
+
+
+def test_a_coordinator_sees_which_constraints_a_manual_assignment_breaks():
+    program, home = ProgramFactory(), DistrictFactory()
+    _clinician, (slot,) = clinician_with_slots(program, 2, district=home)
+    referral = ReferralFactory(
+        program=program, workplace_district=home, preferred_windows=["sun-evening"]
+    )
+    codes = {b.code for b in assignment_breaches(referral_id=referral.pk, slot_id=slot.pk)}
+    assert {"district", "notice"} <= codes
+    _ok, (good,) = clinician_with_slots(program, 60)
+    assert (
+        assignment_breaches(referral_id=ReferralFactory(program=program).pk, slot_id=good.pk) == []
+    )
+
+
+def test_a_backlog_batch_gives_every_referral_its_own_time_or_a_reason():
+    program = ProgramFactory()
+    clinician_with_slots(program, 30, 31, 32)
+    referrals = [ReferralFactory(program=program) for _ in range(5)]
+    plan = referrals_plan_batch(referral_ids=[r.pk for r in referrals])
+    outcome = referrals_propose_batch(plan=plan)
+    proposed = Appointment.objects.filter(status=A.PROPOSED)
+    assert len(outcome.appointment_ids) == 3
+    assert proposed.values("slot").distinct().count() == 3
+    assert Referral.objects.filter(status=Referral.Status.UNMATCHED).count() == 2
+    assert all(a.match_explanation["mode"] == "batch" for a in proposed)
+
+
+def test_the_sweeper_picks_up_a_referral_whose_match_was_lost():
+    program = ProgramFactory()
+    clinician_with_slots(program, 30)
+    referral = ReferralFactory(program=program)
+    Referral.objects.filter(pk=referral.pk).update(
+        match_requested_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    tasks.match_sweep()
+    referral.refresh_from_db()
+    assert referral.status == Referral.Status.PROPOSED
+
+
+def _queries_for_one_match(clinician_count: int) -> int:
+    program = ProgramFactory()
+    for i in range(clinician_count):
+        clinician_with_slots(program, 30 + i, 60 + i)
+    referral = ReferralFactory(program=program)
+    with CaptureQueriesContext(connection) as captured:
+        referral_match(referral_id=referral.pk)
+    assert live(referral)
+    return len(captured)
+
+
+def test_a_single_match_costs_the_same_queries_however_many_clinicians():
+    assert _queries_for_one_match(2) == _queries_for_one_match(25)
