@@ -361,8 +361,6 @@ STAFF_UPCOMING_DAYS = env.int("STAFF_UPCOMING_DAYS", default=14)
 STAFF_RECENTLY_CLOSED_DAYS = env.int("STAFF_RECENTLY_CLOSED_DAYS", default=30)
 # How often an open dashboard asks whether its counts changed (0 turns the check off).
 STAFF_DASHBOARD_POLL_SECONDS = env.int("STAFF_DASHBOARD_POLL_SECONDS", default=60)
-# A coordinator's manual proposal waits this long for the clinician's answer.
-STAFF_MANUAL_PROPOSAL_EXPIRY_HOURS = env.int("STAFF_MANUAL_PROPOSAL_EXPIRY_HOURS", default=48)
 # The highest session limit a coordinator may set for one episode.
 EPISODE_SESSION_LIMIT_MAX = env.int("EPISODE_SESSION_LIMIT_MAX", default=12)
 # Statistics: counts below this are shown as "<5" (and medians of fewer cases are withheld).

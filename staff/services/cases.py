@@ -8,11 +8,9 @@ Rows are locked appointments first, then the referral, then the slot: the order 
 reply (scheduling.services.appointments) uses, so the two can never deadlock.
 """
 
-import datetime as dt
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from notifications import services as notifications
@@ -22,7 +20,8 @@ from notifications.services import (
 )
 from referrals.models import Episode, Referral
 from referrals.workflow import referral_transition
-from scheduling.models import Appointment, AppointmentEvent, Slot
+from scheduling.models import Appointment, Slot
+from scheduling.services import SlotUnavailable, appointment_propose, referral_rematch
 from scheduling.tasks import match_referral
 from scheduling.workflow import appointment_transition
 
@@ -165,53 +164,28 @@ def appointment_assign_manually(
     reason = _required(reason, "why you are assigning this session yourself")
     for appointment in replacing:
         _cancel(appointment, actor=actor, reason="replaced by a coordinator's assignment")
-    appointment = _propose(referral, slot, checker.sessions_after_assignment, breaches, actor)
-    appointment.manual_assignment_reason = reason
-    appointment.save(update_fields=["manual_assignment_reason"])
-    if referral.status != R.PROPOSED:
+    if referral.status == R.PROPOSED:
+        # The replaced proposal is gone; the new one moves the case to proposed again.
         referral_transition(
-            referral, R.PROPOSED, actor=actor, actor_label=ACTOR_LABEL, reason="manual assignment"
+            referral, R.NEW, actor=actor, actor_label=ACTOR_LABEL, reason="manual assignment"
         )
-    appointment_notify(appointment_id=appointment.pk, change="proposed")
-    return appointment
-
-
-def _propose(
-    referral: Referral,
-    slot: Slot,
-    session_number: int,
-    breaches: list[Breach],
-    actor: AbstractBaseUser,
-) -> Appointment:
-    clinician = slot.clinician
-    wanted = referral.modality
-    offers = {"phone": clinician.offers_phone, "video": clinician.offers_video}
-    modality = wanted if offers.get(wanted) else ("phone" if clinician.offers_phone else "video")
     try:
-        with transaction.atomic():
-            appointment = Appointment.objects.create(
-                referral=referral,
-                slot=slot,
-                clinician=clinician,
-                session_number=session_number,
-                modality=modality,
-                expires_at=timezone.now()
-                + dt.timedelta(hours=settings.STAFF_MANUAL_PROPOSAL_EXPIRY_HOURS),
-                match_explanation={
-                    "method": "manual",
-                    "assigned_by": actor.get_username(),
-                    "breaches": [{"code": b.code, "message": b.message} for b in breaches],
-                },
-            )
-    except IntegrityError as error:
+        appointment = appointment_propose(
+            referral_id=referral.pk,
+            slot_id=slot.pk,
+            explanation={
+                "mode": "manual",
+                "assigned_by": actor.get_username(),
+                "breaches": [{"code": b.code, "message": b.message} for b in breaches],
+            },
+            actor=actor,
+            actor_label=ACTOR_LABEL,
+            reason="manual assignment",
+            manual_reason=reason,
+        )
+    except SlotUnavailable as error:
         raise CaseActionError("Someone else has just taken this time.") from error
-    AppointmentEvent.objects.create(
-        appointment=appointment,
-        to_status=appointment.status,
-        actor=actor,
-        actor_label=ACTOR_LABEL,
-        reason="manual assignment",
-    )
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
     return appointment
 
 
@@ -284,18 +258,25 @@ def appointment_invitation_resend(
 
 @transaction.atomic
 def appointment_rematch(*, referral_id: int, appointment_id: int, actor: AbstractBaseUser) -> None:
-    """Give up on an unanswered proposal and ask the matcher for someone else.
-
-    SEAM: the proposal ends as expired (so the matcher, like after a real expiry, does not ask
-    that clinician again), the clinician is told, the case goes back to new and matching is
-    queued after commit. Point at the matching work's re-match service when it lands.
-    """
+    """Withdraw an unanswered proposal and match the case again now, with someone else: the
+    clinician is told the session is cancelled, and the new proposal (or the news that nothing
+    fits yet) goes out as the matcher's would."""
     appointment, referral = _locked_session(referral_id, appointment_id)
     if appointment.status == A.ACCEPTED:
         raise CaseActionError("The clinician has accepted: cancel or reschedule instead.")
-    appointment_expire_and_rematch(
-        referral, appointment, actor=actor, reason="coordinator asked to re-match"
+    outcome = referral_rematch(
+        referral_id=referral.pk,
+        actor=actor,
+        actor_label=ACTOR_LABEL,
+        reason="coordinator asked to re-match",
+        avoid_current_clinician=True,
     )
+    if outcome.cancelled_appointment_id is not None:
+        appointment_notify(appointment_id=outcome.cancelled_appointment_id, change="cancelled")
+    if outcome.match.appointment_id is not None:
+        appointment_notify(appointment_id=outcome.match.appointment_id, change="proposed")
+    elif outcome.match.is_newly_unmatched:
+        referral_notify(referral_id=referral.pk, change="unmatched")
     CaseActivity.objects.create(
         referral=referral, actor=actor, kind=CaseActivity.Kind.REMATCH_REQUESTED
     )

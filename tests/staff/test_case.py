@@ -179,7 +179,7 @@ def test_assigning_despite_a_breach_needs_a_written_reason(
         same_district_clinician,
     )
     assert appointment.manual_assignment_reason == "Different hospital; person agreed by phone"
-    assert appointment.match_explanation["method"] == "manual"
+    assert appointment.match_explanation["mode"] == "manual"
     assert [b["code"] for b in appointment.match_explanation["breaches"]] == ["own_district"]
     assert appointment.events.get().actor == coordinator
     unmatched.refresh_from_db()
@@ -271,20 +271,26 @@ def test_cancelling_a_session_needs_a_reason_and_holds_the_case(coordinator_clie
     assert appointment.referral.status == "held"
 
 
-def test_rematch_expires_the_proposal_and_sends_the_case_to_the_matcher(
-    coordinator_client, django_capture_on_commit_callbacks
-):
+def test_rematch_withdraws_the_proposal_and_offers_the_case_to_someone_else(coordinator_client):
     appointment = AppointmentFactory(status="proposed", referral=ReferralFactory(status="proposed"))
-    with django_capture_on_commit_callbacks() as callbacks:
-        response = coordinator_client.post(
-            _url("appointment_rematch", appointment.referral, appointment.pk),
-            {"next": "/coordinate/"},
-        )
+    referral = appointment.referral
+    appointment.clinician.programs.add(referral.program)
+    SlotFactory(clinician=appointment.clinician)  # the first clinician is free again, too
+    someone_else = ClinicianFactory(programs=[referral.program])
+    SlotFactory(clinician=someone_else)
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
+    response = coordinator_client.post(
+        _url("appointment_rematch", referral, appointment.pk), {"next": "/coordinate/"}
+    )
     assert response["Location"] == "/coordinate/"
     appointment.refresh_from_db()
-    appointment.referral.refresh_from_db()
-    assert (appointment.status, appointment.referral.status) == ("expired", "new")
-    assert len(callbacks) == 1
+    referral.refresh_from_db()
+    assert (appointment.status, referral.status) == ("cancelled", "proposed")
+    new_proposal = referral.appointments.get(status="proposed")
+    assert new_proposal.clinician == someone_else
+    told = OutboundMessage.objects.filter(appointment=appointment).order_by("pk")
+    assert [m.kind for m in told] == ["invitation", "invitation_cancel"]
+    assert OutboundMessage.objects.filter(appointment=new_proposal, kind="invitation").exists()
 
 
 def test_resending_an_invitation_sends_the_same_version_again_and_is_on_the_timeline(
