@@ -6,17 +6,16 @@ Only ever called when the person chooses it on the crisis page; never as automat
 import datetime as dt
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from referrals.models import ProviderRole, Referral
-from referrals.workflow import referral_transition
 
-from ..models import Appointment, AppointmentEvent, Modality, Slot
+from ..models import Appointment, Slot
+from .matching import SlotUnavailable, appointment_propose
 
 R = Referral.Status
-A = Appointment.Status
 _CANDIDATES = 3
 
 
@@ -44,12 +43,17 @@ def urgent_consult_propose(
         referral.wants_urgent_consult = True
         referral.save(update_fields=["wants_urgent_consult", "updated_at"])
     for slot in _open_slots(referral, now)[:_CANDIDATES]:
-        appointment = _propose_on(slot, referral)
-        if appointment is not None:
-            referral_transition(
-                referral, R.PROPOSED, actor_label="referrer", reason="talk to a counsellor now"
+        try:
+            return appointment_propose(
+                referral_id=referral.pk,
+                slot_id=slot.pk,
+                explanation={"mode": "urgent_consult"},
+                actor_label="referrer",
+                reason="talk to a counsellor now",
+                now=now,
             )
-            return appointment
+        except SlotUnavailable:
+            continue  # someone else took it a moment ago: try the next
     return None
 
 
@@ -63,6 +67,7 @@ def urgent_consult_current(*, referral_id: int) -> Appointment | None:
 
 
 def _open_slots(referral: Referral, now: dt.datetime):
+    # Weekly capacity is not checked: a counsellor on duty has set that hour aside for this.
     workplaces = Q()
     for district_id in {referral.workplace_district_id, referral.employer_district_id} - {None}:
         workplaces |= Q(clinician__districts=district_id)
@@ -84,43 +89,3 @@ def _open_slots(referral: Referral, now: dt.datetime):
     if workplaces:
         slots = slots.exclude(workplaces)
     return [slot for slot in slots if ProviderRole.COUNSELLOR in slot.clinician.roles]
-
-
-def _propose_on(slot: Slot, referral: Referral) -> Appointment | None:
-    try:
-        with transaction.atomic():
-            appointment = Appointment.objects.create(
-                referral=referral,
-                slot=slot,
-                clinician=slot.clinician,
-                session_number=_next_session_number(referral),
-                status=A.PROPOSED,
-                modality=_modality(referral, slot),
-                expires_at=slot.starts_at,
-            )
-    except IntegrityError:
-        # Someone else took the slot a moment ago: the live-appointment constraint said no.
-        return None
-    AppointmentEvent.objects.create(
-        appointment=appointment,
-        to_status=A.PROPOSED,
-        actor_label="referrer",
-        reason="talk to a counsellor now",
-    )
-    return appointment
-
-
-def _next_session_number(referral: Referral) -> int:
-    same_episode = (
-        Q(referral__episode_id=referral.episode_id) if referral.episode_id else Q(referral=referral)
-    )
-    earlier = Appointment.objects.filter(same_episode).exclude(
-        status__in=[A.DECLINED, A.EXPIRED, A.CANCELLED]
-    )
-    return earlier.count() + 1
-
-
-def _modality(referral: Referral, slot: Slot) -> str:
-    if referral.modality == Modality.VIDEO and slot.clinician.offers_video:
-        return Modality.VIDEO
-    return Modality.PHONE if slot.clinician.offers_phone else Modality.VIDEO
