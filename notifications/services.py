@@ -57,7 +57,9 @@ def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMess
     - accepted: the referrer's confirmation with an .ics (once per SEQUENCE).
     - cancelled, expired: METHOD:CANCEL with a higher SEQUENCE to the clinician, and the
       referrer's cancellation if they were confirmed; pending reminders are dropped.
-    - declined, tentative: nothing (matching goes on; the referrer was never told a time).
+    - declined: nothing while the referrer was never told a time (matching goes on); a decline
+      after the referrer's confirmation cancels it, as a cancellation does.
+    - tentative: nothing.
     Raises ValueError for an unknown change. Idempotent.
     """
     handlers = {
@@ -66,7 +68,7 @@ def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMess
         "accepted": _on_accepted,
         "cancelled": _on_cancelled,
         "expired": _on_cancelled,
-        "declined": lambda appointment: [],
+        "declined": _on_declined,
         "tentative": lambda appointment: [],
     }
     if change not in handlers:
@@ -114,6 +116,12 @@ def _on_cancelled(appointment: Appointment) -> list:
     if has_confirmation:
         messages.append(_confirmation(appointment, K.CONFIRMATION_CANCEL, sequence=sequence))
     return messages
+
+
+def _on_declined(appointment: Appointment) -> list:
+    if not _sent(appointment, _REFERRER_KINDS).exists():
+        return []
+    return _on_cancelled(appointment)
 
 
 def _sent(appointment: Appointment, kinds):

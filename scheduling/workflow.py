@@ -13,7 +13,8 @@ S = Appointment.Status
 APPOINTMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     S.PROPOSED: frozenset({S.ACCEPTED, S.TENTATIVE, S.DECLINED, S.EXPIRED, S.CANCELLED}),
     S.TENTATIVE: frozenset({S.ACCEPTED, S.DECLINED, S.EXPIRED, S.CANCELLED}),
-    S.ACCEPTED: frozenset({S.COMPLETED, S.NO_SHOW, S.CANCELLED, S.LATE_CANCELLED}),
+    # A clinician may still decline a session they accepted (their calendar allows it).
+    S.ACCEPTED: frozenset({S.DECLINED, S.COMPLETED, S.NO_SHOW, S.CANCELLED, S.LATE_CANCELLED}),
     S.DECLINED: frozenset(),
     S.EXPIRED: frozenset(),
     S.CANCELLED: frozenset(),

@@ -59,9 +59,6 @@ def appointment_respond(
         }[response]
         if appointment.status == target:
             return RespondResult(False, appointment.status, "already recorded")
-        if response == Response.DECLINED and appointment.status == A.ACCEPTED:
-            target = A.CANCELLED
-            reason = reason or "declined by the clinician after accepting"
         if target not in APPOINTMENT_TRANSITIONS[appointment.status]:
             return RespondResult(False, appointment.status, f"session is {appointment.status}")
         appointment_transition(
@@ -71,7 +68,7 @@ def appointment_respond(
         appointment.save(update_fields=["responded_at", "updated_at"])
         if target == A.ACCEPTED and referral.status == R.PROPOSED:
             referral_transition(referral, R.BOOKED, actor=actor, actor_label=actor_label)
-        elif target in (A.DECLINED, A.CANCELLED):
+        elif target == A.DECLINED:
             _release_and_rematch(referral, actor=actor, actor_label=actor_label)
         return RespondResult(True, appointment.status, f"session {appointment.status}")
 

@@ -8,6 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from notifications.models import OutboundMessage
+from notifications.services import CHANGE_FOR_STATUS, appointment_notify
 from referrals.models import Referral
 from scheduling import tasks
 from scheduling.models import Appointment
@@ -143,6 +145,30 @@ def test_a_declined_proposal_is_offered_to_another_clinician(django_capture_on_c
     (second,) = live(referral)
     assert second.clinician != first.clinician
     assert second.session_number == 1
+
+
+def test_a_clinician_who_declines_after_accepting_is_not_asked_again_and_the_referrer_is_told(
+    django_capture_on_commit_callbacks,
+):
+    program = ProgramFactory()
+    clinician_with_slots(program, 30, 32)
+    clinician_with_slots(program, 50)
+    referral = ReferralFactory(program=program)
+    tasks.match_referral(referral.pk)
+    (first,) = live(referral)
+    appointment_respond(appointment_id=first.pk, response=Response.ACCEPTED, actor_label="c")
+    appointment_notify(appointment_id=first.pk, change="accepted")  # the referrer's confirmation
+    with django_capture_on_commit_callbacks(execute=True):
+        result = appointment_respond(
+            appointment_id=first.pk, response=Response.DECLINED, actor_label="clinician"
+        )
+        appointment_notify(appointment_id=first.pk, change=CHANGE_FOR_STATUS[result.status])
+    first.refresh_from_db()
+    assert first.status == A.DECLINED
+    (second,) = live(referral)
+    assert second.clinician != first.clinician
+    told = OutboundMessage.objects.filter(appointment=first).values_list("kind", flat=True)
+    assert "confirmation_cancel" in told and "invitation_cancel" in told
 
 
 def test_an_expired_proposal_frees_the_slot_and_goes_to_another_clinician(
