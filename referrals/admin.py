@@ -6,6 +6,7 @@ history (events, triage decisions) is never edited.
 """
 
 from django.contrib import admin
+from django.db import models
 
 from .models import District, Episode, Facility, Program, Referral, ReferralEvent, TriageAssessment
 
@@ -36,6 +37,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
+    # A web address typed without a scheme is taken as https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = [
         "name",
         "code",

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 
 from referrals.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -48,6 +49,7 @@ class TimeOffInline(admin.TabularInline):
 
 @admin.register(Clinician)
 class ClinicianAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     form = ClinicianAdminForm
     exclude = ["feed_token"]  # a secret: it opens the clinician's calendar feed
     list_display = [

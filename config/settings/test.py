@@ -1,7 +1,7 @@
 """Settings for the test suite: the same code, fast hashing, mail kept in memory."""
 
 from .base import *  # noqa: F403
-from .base import DEVELOPMENT_FIELD_ENCRYPTION_KEY, env
+from .base import DEVELOPMENT_FIELD_ENCRYPTION_KEY, STATIC_ROOT, env
 
 DEMO_MODE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -16,3 +16,7 @@ FIELD_ENCRYPTION_KEYS = env.list(
 TASK_ARGUMENT_GUARD = "raise"
 # A model with encrypted fields for the tests of privacy.fields; created without migrations.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.privacy.encrypted_app"]  # noqa: F405
+
+# WhiteNoise warns on every request when the collected-static folder is missing; the tests
+# serve static files through the finders instead, so an empty folder is all it needs.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
