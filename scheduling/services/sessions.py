@@ -195,9 +195,10 @@ def appointment_cancel(
     actor: AbstractBaseUser | None = None,
     now: dt.datetime | None = None,
 ) -> CancelOutcome:
-    """Cancel a session that is offered or booked and has not started.
+    """Cancel a session that is offered or booked.
 
-    1. A clinician may cancel only their own sessions.
+    1. A clinician may cancel only their own sessions, and only before they start; so may a
+       referrer. A coordinator may also cancel one that has started (it did not take place).
     2. The program's notice rule is the referrer's: their cancellation of a confirmed session
        less than Program.cancellation_notice_hours before it starts is LATE_CANCELLED, which
        uses up one of the episode's sessions only when Program.late_cancellation_uses_session.
@@ -212,7 +213,8 @@ def appointment_cancel(
     appointment, referral = _locked(appointment_id)
     _check_actor(appointment, by, actor)
     _check_live(appointment)
-    _check_not_started(appointment, now)
+    if by != By.COORDINATOR:
+        _check_not_started(appointment, now)
     terms = cancellation_terms(appointment, now=now)
     is_late = by == By.REFERRER and terms.is_late
     status = A.LATE_CANCELLED if is_late else A.CANCELLED
