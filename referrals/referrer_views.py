@@ -70,6 +70,9 @@ def _link_opened(view):
         )
         if referral is None:
             return _refused(request, is_expired=False)
+        if not referral.email:
+            # De-identified: the page keeps its promise to show nothing about the person.
+            return render(request, "referrals/referrer_deleted.html", status=410)
         return view(request, referral, token, *args, **kwargs)
 
     return opened
@@ -187,7 +190,7 @@ def referrer_page(request: HttpRequest, referral: Referral, token: str) -> HttpR
         "count": session_count(referral),
         "can_book_next": can_book_next and is_open,
         "can_withdraw": is_open and not referral.deletion_requested_at,
-        "can_ask_deletion": not referral.deletion_requested_at and bool(referral.email),
+        "can_ask_deletion": not referral.deletion_requested_at,
     }
     return render(request, "referrals/referrer_page.html", context)
 
@@ -369,7 +372,7 @@ def _upcoming_terms(referral: Referral) -> dict:
 def referrer_deletion_request(request: HttpRequest, referral: Referral, token: str) -> HttpResponse:
     """GET says what deletion removes and keeps; POST withdraws an open request and asks a
     coordinator to delete the person's details."""
-    if referral.deletion_requested_at or not referral.email:
+    if referral.deletion_requested_at:
         return _page(token)
     if request.method == "POST":
         with transaction.atomic():

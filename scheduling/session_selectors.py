@@ -123,7 +123,10 @@ class MoveOptions:
 def _need_for_move(appointment: Appointment) -> Need:
     referral = appointment.referral
     history = referral_histories([referral])[referral.pk]
-    return dataclasses.replace(need_of(referral, history), windows=())
+    need = need_of(referral, history)
+    # The session's own clinician may have let an earlier proposal lapse; they hold this one.
+    asked = need.excluded_clinician_ids - {appointment.clinician_id}
+    return dataclasses.replace(need, windows=(), excluded_clinician_ids=asked)
 
 
 def _profiles(

@@ -281,6 +281,10 @@ def test_a_deletion_request_is_confirmed_by_a_coordinator_and_keeps_the_statisti
     assert (referral.status, referral.program_id) == (R.WITHDRAWN, appointment.referral.program_id)
     assert RetentionRecord.objects.get(referral_id=referral.pk).reason == "person_request"
     assert confirm_url not in text(coordinator.get(reverse("coordinate:deletion_requests")))
+    after = client.get(page_url(referral))
+    assert after.status_code == 410
+    assert "Your details have been deleted" in text(after)
+    assert "Dr Avery" not in text(after)
 
 
 def test_a_coordinator_cannot_delete_a_case_nobody_asked_to_delete():
@@ -346,3 +350,9 @@ def test_a_mistyped_address_is_explained_and_kept(client):
     assert response.status_code == 400
     assert "Enter an email address like name@example.com." in text(response)
     assert 'value="not an address"' in response.content.decode()
+
+
+def test_the_page_costs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    appointment = booked()
+    with django_assert_max_num_queries(12):
+        assert client.get(page_url(appointment.referral)).status_code == 200

@@ -5,7 +5,9 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -260,3 +262,15 @@ def test_replacing_the_feed_address_stops_the_old_one(client_a, clinician_a):
         == 200
     )
     assert AuditEntry.objects.get(object_type="scheduling.clinician").action == "change"
+
+
+def test_the_sessions_page_costs_the_same_queries_for_one_session_or_many(client_a, clinician_a):
+    session_for(clinician_a)
+    client_a.get(url("sessions"))  # the first request of a session also saves the session
+    with CaptureQueriesContext(connection) as one:
+        client_a.get(url("sessions"))
+    for hours in (80, 90, 100, -30, -40):
+        session_for(clinician_a, hours=hours, status=A.ACCEPTED)
+    with CaptureQueriesContext(connection) as six:
+        client_a.get(url("sessions"))
+    assert len(six) == len(one)
