@@ -6,6 +6,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("staff/", include("staff.urls")),
     path("coordinate/", include("staff.coordinate_urls")),
+    path("clinician/", include("staff.clinician_urls")),
     path("calendar/", include("notifications.urls")),
     path("", include("referrals.urls")),
 ]

@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import dateformat
 
 from referrals.context_processors import CRISIS_LINES
+from referrals.links import referrer_page_url
 from referrals.models import Program, Referral
 from scheduling.models import Appointment, Modality
 
@@ -103,9 +104,19 @@ def invitation(appointment: Appointment, *, kind: str, links: dict[str, str]) ->
 
 
 def confirmation(appointment: Appointment, *, kind: str) -> Rendered:
-    """To the referrer: the confirmed time, a changed time, or a cancellation."""
-    context = _appointment_context(appointment, appointment.referral.time_zone) | {"kind": kind}
-    return _render("confirmation", context, surname=appointment.referral.family_name)
+    """To the referrer: the confirmed time, a changed time, or a cancellation, with the link to
+    their page. A cancellation the referrer made says so, and whether it used up a session."""
+    referral = appointment.referral
+    last_event = appointment.events.order_by("-occurred_at", "-pk").first()
+    context = _appointment_context(appointment, referral.time_zone) | {
+        "kind": kind,
+        "my_page_url": referrer_page_url(referral.pk),
+        "is_cancelled_by_referrer": bool(last_event and last_event.actor_label == "referrer"),
+        "is_late_cancellation": appointment.status == Appointment.Status.LATE_CANCELLED,
+        "late_uses_session": referral.program.late_cancellation_uses_session,
+        "notice_hours": referral.program.cancellation_notice_hours,
+    }
+    return _render("confirmation", context, surname=referral.family_name)
 
 
 def reminder(appointment: Appointment, *, is_clinician: bool) -> Rendered:
@@ -121,6 +132,8 @@ def referral_message(referral: Referral, *, name: str, **extra) -> Rendered:
     """The referral messages (submitted, unmatched, over_limit, withdrawn, closed, urgent_alert)."""
     others = Program.objects.exclude(pk=referral.program_id).filter(phone__gt="")
     context = {
+        # The on-call coordinator's alert never carries the person's own link.
+        "my_page_url": "" if name == "urgent_alert" else referrer_page_url(referral.pk),
         "referral": referral,
         "program": referral.program,
         "other_programs": list(others.order_by("display_order", "name")),

@@ -33,6 +33,7 @@ class OutboundMessage(models.Model):
         OVER_LIMIT = "over_limit", "Sessions already used"
         WITHDRAWN = "withdrawn", "Request withdrawn"
         CLOSED = "closed", "Case closed"
+        REFERRER_LINK = "referrer_link", "Link to the referrer's page"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting to be sent"

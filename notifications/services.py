@@ -11,9 +11,12 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import uuid
+from collections.abc import Iterable
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -22,7 +25,7 @@ from django.utils import timezone
 
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
-from scheduling.services import RespondResult, Response, appointment_respond
+from scheduling.services import Notice, RespondResult, Response, appointment_respond
 
 from . import emails, ical
 from .models import InboundMessage, InboundReply, OutboundMessage, new_message_id
@@ -79,6 +82,41 @@ def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMess
         .get(pk=appointment_id)
     )
     return [m for m in handlers[change](appointment) if m is not None]
+
+
+@transaction.atomic
+def appointment_answer(
+    *,
+    appointment_id: int,
+    response: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str,
+) -> RespondResult:
+    """A clinician's answer given on a page (a signed link or their portal): applied through
+    appointment_respond, the one door calendar replies use too, and followed in the same
+    transaction by the messages the change calls for (the referrer's confirmation when
+    accepted; the CANCEL when a booked session is declined). Idempotent, as both are."""
+    result = appointment_respond(
+        appointment_id=appointment_id, response=response, actor=actor, actor_label=actor_label
+    )
+    if result.is_changed:
+        appointment_notify(appointment_id=appointment_id, change=CHANGE_FOR_STATUS[result.status])
+    return result
+
+
+@transaction.atomic(savepoint=False)
+def notices_send(notices: Iterable[Notice]) -> list[OutboundMessage]:
+    """Queue the messages for what a scheduling service reports (its outcome's `notices`):
+    appointment_notify for a session's change, referral_notify for the case's. Idempotent."""
+    written = []
+    for notice in notices:
+        if notice.appointment_id is not None:
+            written += appointment_notify(
+                appointment_id=notice.appointment_id, change=notice.change
+            )
+        else:
+            written += referral_notify(referral_id=notice.referral_id, change=notice.change)
+    return written
 
 
 def _on_proposed(appointment: Appointment) -> list:
@@ -189,31 +227,43 @@ def _confirmation(appointment: Appointment, kind: str, *, sequence: int) -> Outb
     key = f"appointment:{appointment.pk}:referrer:seq{sequence}"
     if _exists(key):
         return None
-    referral = appointment.referral
-    is_cancel = kind == K.CONFIRMATION_CANCEL
-    uid = derived_uid(appointment.ical_uid, purpose="referrer")
-    event = _event(
-        appointment,
-        uid=uid,
-        sequence=sequence,
-        time_zone=referral.time_zone,
-        description=_referrer_description(appointment),
-        status="CANCELLED" if is_cancel else "CONFIRMED",
-    )
     template_kind = {K.CONFIRMATION: "new", K.CONFIRMATION_UPDATE: "update"}.get(kind, "cancel")
     rendered = emails.confirmation(appointment, kind=template_kind)
     return _write(
         key=key,
         kind=kind,
-        recipient=referral.email,
+        recipient=appointment.referral.email,
         rendered=rendered,
         appointment=appointment,
         referral_id=appointment.referral_id,
-        ical_text=ical.calendar_build(method="PUBLISH", events=[event]),
+        ical_text=referrer_calendar(
+            appointment, sequence=sequence, is_cancelled=kind == K.CONFIRMATION_CANCEL
+        ),
         ical_method="PUBLISH",
-        ical_uid=uid,
+        ical_uid=referrer_uid(appointment),
         ical_sequence=sequence,
     )
+
+
+def referrer_uid(appointment: Appointment) -> str:
+    return derived_uid(appointment.ical_uid, purpose="referrer")
+
+
+def referrer_calendar(
+    appointment: Appointment, *, sequence: int | None = None, is_cancelled: bool = False
+) -> str:
+    """The referrer's copy of a session as METHOD:PUBLISH: what their confirmations attach and
+    what their page offers to download (the current SEQUENCE unless one is given), so both
+    update the same event in the person's calendar."""
+    event = _event(
+        appointment,
+        uid=referrer_uid(appointment),
+        sequence=appointment.ical_sequence if sequence is None else sequence,
+        time_zone=appointment.referral.time_zone,
+        description=_referrer_description(appointment),
+        status="CANCELLED" if is_cancelled else "CONFIRMED",
+    )
+    return ical.calendar_build(method="PUBLISH", events=[event])
 
 
 def _referrer_description(appointment: Appointment) -> str:
@@ -303,6 +353,28 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
         urgent_queue_url=settings.URGENT_QUEUE_URL,
     )
     return [_write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)]
+
+
+@transaction.atomic(savepoint=False)
+def referrer_link_send(*, referral_id: int) -> OutboundMessage:
+    """Email the person a fresh signed link to their request's page ("send me my link again").
+
+    A new message on every call: the caller limits how often (referrals.ratelimit)."""
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=referral_id)
+    )
+    rendered = emails.referral_message(
+        referral, name="referrer_link", link_days=settings.REFERRER_LINK_MAX_AGE_DAYS
+    )
+    return _write(
+        key=f"referral:{referral_id}:link:{uuid.uuid4().hex}",
+        kind=K.REFERRER_LINK,
+        recipient=referral.email,
+        rendered=rendered,
+        referral=referral,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

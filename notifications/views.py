@@ -9,7 +9,6 @@ import hmac
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
@@ -18,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scheduling.models import Appointment, Clinician
-from scheduling.services import Response, appointment_respond
+from scheduling.services import Response
 
 from . import emails, inbound, services
 from .models import InboundMessage
@@ -122,13 +121,9 @@ def _takes(appointment: Appointment, answer: str) -> bool:
 
 
 def _answer(appointment: Appointment, answer: str) -> None:
-    with transaction.atomic():
-        result = appointment_respond(
-            appointment_id=appointment.pk, response=answer, actor_label="clinician (signed link)"
-        )
-        if result.is_changed:
-            change = services.CHANGE_FOR_STATUS[result.status]
-            services.appointment_notify(appointment_id=appointment.pk, change=change)
+    services.appointment_answer(
+        appointment_id=appointment.pk, response=answer, actor_label="clinician (signed link)"
+    )
 
 
 @require_GET

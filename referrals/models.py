@@ -280,6 +280,9 @@ class Referral(models.Model):
     wants_urgent_consult = models.BooleanField(default=False)
     match_requested_at = models.DateTimeField(null=True, blank=True)
     closed_outcome = models.CharField(max_length=200, blank=True)
+    # The person asked, through their page, for their details to be deleted; a coordinator
+    # confirms it (privacy.services.referral_deidentify). Kept afterwards: it names nobody.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
 
     submitted_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

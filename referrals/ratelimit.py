@@ -1,8 +1,9 @@
-"""A per-client-IP limit on finished referrals, counted in the cache.
+"""Per-client limits, counted in the cache: finished referrals per IP, and "send me my link
+again" requests per IP and per email address.
 
-Fixed windows keyed by a keyed hash of the IP (so the cache holds no addresses). If the cache is
-unavailable the referral goes through: losing a person's request is worse than letting a burst
-of spam past for the length of an outage.
+Fixed windows keyed by a keyed hash of the IP or address (so the cache holds no addresses). If
+the cache is unavailable the request goes through: losing a person's request is worse than
+letting a burst of spam past for the length of an outage.
 """
 
 import hashlib
@@ -21,21 +22,46 @@ logger = logging.getLogger(__name__)
 
 def submission_allowed(request: HttpRequest) -> bool:
     """Count one submission from the request's client; False once over the window's limit."""
-    window = settings.REFERRAL_SUBMISSION_WINDOW_SECONDS
-    client = _ip_key(client_ip_address(request) or "")
-    key = f"referral-submissions:{client}:{int(time.time() // window)}"
+    client = _key(client_ip_address(request) or "")
+    return _allowed(
+        f"referral-submissions:{client}",
+        window=settings.REFERRAL_SUBMISSION_WINDOW_SECONDS,
+        limit=settings.REFERRAL_SUBMISSIONS_PER_IP,
+    )
+
+
+def link_request_allowed(request: HttpRequest, *, email: str) -> bool:
+    """Count one "send me my link again" request from this client and for this address; False
+    once either is over its limit. Counted whether or not the address is known."""
+    window = settings.REFERRER_LINK_REQUEST_WINDOW_SECONDS
+    client = _key(client_ip_address(request) or "")
+    by_client = _allowed(
+        f"link-requests:ip:{client}", window=window, limit=settings.REFERRER_LINK_REQUESTS_PER_IP
+    )
+    by_address = _allowed(
+        f"link-requests:email:{_key(email.strip().lower())}",
+        window=window,
+        limit=settings.REFERRER_LINK_REQUESTS_PER_ADDRESS,
+    )
+    return by_client and by_address
+
+
+def _allowed(key: str, *, window: int, limit: int) -> bool:
+    """Count one event under `key` in the current fixed window; False once past `limit`."""
+    key = f"{key}:{int(time.time() // window)}"
     try:
         cache.add(key, 0, timeout=window)
         count = cache.incr(key)
     except ValueError:
-        # The key expired between add and incr: this is the first submission of a new window.
+        # The key expired between add and incr: this is the first event of a new window.
         return True
     except Exception:  # any cache failure: see the module docstring
-        logger.warning("submission rate limit unavailable; allowing the submission")
+        logger.warning("rate limit unavailable; allowing the request")
         return True
-    return count <= settings.REFERRAL_SUBMISSIONS_PER_IP
+    return count <= limit
 
 
-def _ip_key(ip: str) -> str:
-    digest = hmac.new(settings.SECRET_KEY.encode(), ip.encode(), hashlib.sha256)
+def _key(value: str) -> str:
+    """A keyed hash, so the cache holds no addresses (network or email)."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256)
     return digest.hexdigest()[:32]

@@ -79,3 +79,13 @@ def open_episode_for_update(*, program: Program, email_normalised: str) -> Episo
         .filter(program=program, email_normalised=email_normalised, closed_at__isnull=True)
         .first()
     )
+
+
+def open_referral_ids_for_email(email: str) -> list[int]:
+    """The person's referrals still open (not closed or withdrawn), found by their address."""
+    return list(
+        Referral.objects.filter(email__iexact=email.strip())
+        .exclude(status__in=(Referral.Status.CLOSED, Referral.Status.WITHDRAWN))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

@@ -149,6 +149,28 @@ def referral_limit_override(
     return referral
 
 
+@transaction.atomic
+def referral_deletion_request(*, referral_id: int, now: dt.datetime | None = None) -> Referral:
+    """Record that the person asked for their details to be deleted, for a coordinator to
+    confirm. The referral must be closed or withdrawn already (the caller withdraws it first).
+    Idempotent: asking again keeps the first request's time. Sends nothing."""
+    referral = Referral.objects.select_for_update().get(pk=referral_id)
+    if referral.status not in (R.CLOSED, R.WITHDRAWN):
+        raise ValueError("withdraw or close a referral before its deletion is requested")
+    if referral.deletion_requested_at is not None:
+        return referral
+    referral.deletion_requested_at = now or timezone.now()
+    referral.save(update_fields=["deletion_requested_at", "updated_at"])
+    ReferralEvent.objects.create(
+        referral=referral,
+        from_status=referral.status,
+        to_status=referral.status,
+        actor_label="referrer",
+        reason="asked for their details to be deleted",
+    )
+    return referral
+
+
 def _episode_open_or_continue(*, program: Program, email: str) -> Episode:
     email_normalised = limits.normalise_email(email)
     episode = open_episode_for_update(program=program, email_normalised=email_normalised)

@@ -1,14 +1,21 @@
-"""The appointment state machine: which status may follow which, and the one place that moves it."""
+"""The appointment state machine: which status may follow which, and the one place that moves it.
 
+`appointment_move` is the one place an appointment changes slot: a reschedule keeps the
+appointment (and so its iCalendar UID) and its status, and records the move in its history.
+"""
+
+import datetime as dt
 from collections.abc import Mapping
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from referrals.workflow import check_transition
+from referrals.workflow import IllegalTransition, check_transition
 
-from .models import Appointment, AppointmentEvent
+from .models import Appointment, AppointmentEvent, Slot
 
 S = Appointment.Status
+# Only a session still offered or booked can move to another time.
+MOVABLE_STATUSES = frozenset(Appointment.LIVE_STATUSES)
 
 APPOINTMENT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     S.PROPOSED: frozenset({S.ACCEPTED, S.TENTATIVE, S.DECLINED, S.EXPIRED, S.CANCELLED}),
@@ -49,3 +56,39 @@ def appointment_transition(
         actor_label=actor_label,
         reason=reason[:500],
     )
+
+
+def appointment_move(
+    appointment: Appointment,
+    slot: Slot,
+    *,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "system",
+    reason: str = "",
+) -> AppointmentEvent:
+    """Move a live appointment to another slot of the same clinician, keeping its status.
+
+    The caller holds the transaction and row locks on the appointment and both slots. Raises
+    IllegalTransition for an appointment that is no longer live, ValueError for a slot of
+    another clinician, and IntegrityError (from the one-live-appointment-per-slot constraint)
+    if another session holds the slot.
+    """
+    if appointment.status not in MOVABLE_STATUSES:
+        raise IllegalTransition("Appointment", appointment.status, appointment.status)
+    if slot.clinician_id != appointment.clinician_id:
+        raise ValueError("an appointment moves only to a slot of its own clinician")
+    moved = f"moved from {_utc(appointment.slot.starts_at)} to {_utc(slot.starts_at)} UTC"
+    appointment.slot = slot
+    appointment.save(update_fields=["slot", "updated_at"])
+    return AppointmentEvent.objects.create(
+        appointment=appointment,
+        from_status=appointment.status,
+        to_status=appointment.status,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor_label,
+        reason=(f"{reason}: {moved}" if reason else moved)[:500],
+    )
+
+
+def _utc(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M}"

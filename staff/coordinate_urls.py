@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import cases, clinicians, dashboard, stats
+from .views import cases, clinicians, dashboard, deletions, stats
 
 app_name = "coordinate"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path(f"{appointment}cancel/", cases.appointment_cancel, name="appointment_cancel"),
     path(f"{appointment}resend/", cases.appointment_resend, name="appointment_resend"),
     path(f"{appointment}rematch/", cases.appointment_rematch, name="appointment_rematch"),
+    path(f"{appointment}reschedule/", cases.appointment_reschedule, name="appointment_reschedule"),
+    path("deletion-requests/", deletions.deletion_requests, name="deletion_requests"),
+    path(f"{case}delete/", deletions.deletion_confirm, name="deletion_confirm"),
     path("clinicians/", clinicians.clinician_list, name="clinicians"),
     path("clinicians/new/", clinicians.clinician_create, name="clinician_create"),
     path(clinician, clinicians.clinician_edit, name="clinician"),

@@ -380,6 +380,20 @@ REFERRAL_CONTACT_WITHIN_WORKING_DAYS = env.int("REFERRAL_CONTACT_WITHIN_WORKING_
 # Drs4Drs "talk to a counsellor now": how soon an on-duty counsellor's slot must start.
 URGENT_CONSULT_WITHIN_MINUTES = env.int("URGENT_CONSULT_WITHIN_MINUTES", default=60)
 
+# Self-service: the referrer's signed link and page, and the clinician portal.
+# A referrer's signed link (in their emails) opens their page for this many days.
+REFERRER_LINK_MAX_AGE_DAYS = env.int("REFERRER_LINK_MAX_AGE_DAYS", default=30)
+# "Send me my link again": requests accepted per window from one client address, and for one
+# email address (counted whether or not the address is known, so the limit reveals nothing).
+REFERRER_LINK_REQUESTS_PER_IP = env.int("REFERRER_LINK_REQUESTS_PER_IP", default=10)
+REFERRER_LINK_REQUESTS_PER_ADDRESS = env.int("REFERRER_LINK_REQUESTS_PER_ADDRESS", default=3)
+REFERRER_LINK_REQUEST_WINDOW_SECONDS = env.int("REFERRER_LINK_REQUEST_WINDOW_SECONDS", default=3600)
+# Moving a session offers at most this many times with the same clinician, and as many with
+# others; more would be a list nobody reads on a phone.
+SESSION_MOVE_OPTIONS_SHOWN = env.int("SESSION_MOVE_OPTIONS_SHOWN", default=12)
+# A clinician's portal lists their past sessions back this many days.
+CLINICIAN_PAST_SESSIONS_DAYS = env.int("CLINICIAN_PAST_SESSIONS_DAYS", default=90)
+
 # The cache holds the submission rate-limit counters, so with Redis it is shared by every web
 # process; short socket timeouts keep a Redis outage from stalling a request (the limiter then
 # lets the referral through). https://docs.djangoproject.com/en/5.2/topics/cache/#redis

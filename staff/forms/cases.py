@@ -79,6 +79,22 @@ class CloseForm(CaseActionForm):
     note = _text("Note", "Optional.", required=False)
 
 
+class RescheduleForm(forms.Form):
+    """The new time, among those the page offers (the service checks it again)."""
+
+    slot = forms.TypedChoiceField(
+        label="New time",
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose a new time."},
+    )
+    reason = _text("Why the session moves", "Kept in the session's history.")
+
+    def __init__(self, *args, slot_choices: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slot"].choices = slot_choices
+
+
 class ClinicianChoiceForm(forms.Form):
     clinician = forms.ModelChoiceField(
         Clinician.objects.filter(is_active=True), label="Clinician", empty_label="Choose…"

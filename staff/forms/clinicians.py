@@ -170,3 +170,19 @@ class DeactivateForm(forms.Form):
 
 class ReactivateForm(forms.Form):
     enable_sign_in = forms.BooleanField(label="Let them sign in again", required=False)
+
+
+class CapacityForm(forms.Form):
+    weekly_capacity = forms.IntegerField(
+        label="Most sessions in one week",
+        min_value=0,
+        help_text="New sessions are offered only in weeks below this; booked ones always stay.",
+    )
+
+
+class RespondForm(forms.Form):
+    """A clinician's answer to a proposed session, from their portal."""
+
+    response = forms.ChoiceField(
+        choices=[("accepted", "Accept"), ("tentative", "Tentative"), ("declined", "Decline")]
+    )

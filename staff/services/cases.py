@@ -16,12 +16,22 @@ from django.utils import timezone
 from notifications import services as notifications
 from notifications.services import (
     appointment_notify,
+    notices_send,
     referral_notify,
 )
 from referrals.models import Episode, Referral
 from referrals.workflow import referral_transition
 from scheduling.models import Appointment, Slot
-from scheduling.services import SlotUnavailable, appointment_propose, referral_rematch
+from scheduling.services import (
+    By,
+    RescheduleOutcome,
+    SessionActionError,
+    SlotUnavailable,
+    appointment_cancel,
+    appointment_propose,
+    appointment_reschedule,
+    referral_rematch,
+)
 from scheduling.tasks import match_referral
 from scheduling.workflow import appointment_transition
 
@@ -229,17 +239,41 @@ def _has_other_live(referral: Referral, appointment: Appointment) -> bool:
 def appointment_cancel_by_coordinator(
     *, referral_id: int, appointment_id: int, actor: AbstractBaseUser, reason: str
 ) -> None:
-    """Cancel a live session with a reason and tell its clinician; with no other live session
+    """Cancel a live session with a reason, through scheduling's appointment_cancel: the
+    clinician is told (and the referrer, if they had been confirmed); with no other live session
     the case is held for a coordinator to find the next step."""
-    appointment, referral = _locked_session(referral_id, appointment_id)
+    _locked_session(referral_id, appointment_id)
     reason = _required(reason, "the reason for cancelling")
-    _cancel(appointment, actor=actor, reason=reason)
-    if referral.status in (R.PROPOSED, R.BOOKED) and not _has_other_live(referral, appointment):
-        referral.hold_reason = "Session cancelled by a coordinator"
-        referral.save(update_fields=["hold_reason", "updated_at"])
-        referral_transition(
-            referral, R.HELD, actor=actor, actor_label=ACTOR_LABEL, reason="session cancelled"
+    try:
+        outcome = appointment_cancel(
+            appointment_id=appointment_id, by=By.COORDINATOR, reason=reason, actor=actor
         )
+    except SessionActionError as error:
+        raise CaseActionError(str(error)) from error
+    notices_send(outcome.notices)
+
+
+@transaction.atomic
+def appointment_reschedule_by_coordinator(
+    *, referral_id: int, appointment_id: int, slot_id: int, actor: AbstractBaseUser, reason: str
+) -> RescheduleOutcome:
+    """Move a live session to another time, through scheduling's appointment_reschedule: with
+    the same clinician it stays one calendar event (same UID, higher SEQUENCE); with another,
+    the old session is cancelled and the new one proposed. Everyone concerned is told."""
+    _locked_session(referral_id, appointment_id)
+    reason = _required(reason, "the reason for moving the session")
+    try:
+        outcome = appointment_reschedule(
+            appointment_id=appointment_id,
+            slot_id=slot_id,
+            by=By.COORDINATOR,
+            reason=reason,
+            actor=actor,
+        )
+    except SessionActionError as error:
+        raise CaseActionError(str(error)) from error
+    notices_send(outcome.notices)
+    return outcome
 
 
 @transaction.atomic

@@ -100,6 +100,16 @@ def time_off_delete(*, clinician: Clinician, time_off_id: int) -> None:
 
 
 @transaction.atomic
+def clinician_capacity_set(*, clinician_id: int, weekly_capacity: int) -> Clinician:
+    """Set the most sessions the clinician takes in a week. The matcher offers new sessions only
+    in weeks below it; sessions already held stay, and no slot changes. Idempotent."""
+    clinician = Clinician.objects.select_for_update().get(pk=clinician_id)
+    clinician.weekly_capacity = weekly_capacity
+    clinician.save(update_fields=["weekly_capacity"])
+    return clinician
+
+
+@transaction.atomic
 def clinician_create(
     *, account: dict, profile: dict, programs, districts, facilities, base_url: str
 ) -> Clinician:

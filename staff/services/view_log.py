@@ -14,6 +14,8 @@ class Look:
     VIEWED_CASE = "viewed the case and contact details"
     REVEALED_TRIAGE = "revealed triage answers and details"
     VIEWED_FOR_ASSIGNMENT = "viewed the workplace to assign a session"
+    CLINICIAN_VIEWED_CONTACT = "clinician viewed the contact details for a session"
+    CLINICIAN_VIEWED_TRIAGE = "clinician viewed the contact details and triage for a session"
 
 
 def view_log_record(*, user: AbstractBaseUser, obj: models.Model, look: str) -> AuditEntry:

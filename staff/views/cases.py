@@ -9,11 +9,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_POST
 
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, Slot
+from scheduling.session_selectors import move_options
 
 from .. import access, selectors
 from ..forms.cases import (
@@ -25,6 +26,7 @@ from ..forms.cases import (
     ConfirmForm,
     LimitForm,
     NoteForm,
+    RescheduleForm,
 )
 from ..models import CloseOutcome
 from ..services import cases as case_services
@@ -319,3 +321,55 @@ def _assign(request: HttpRequest, referral: Referral, form: AssignForm) -> HttpR
         request, f"Session offered to {slot.clinician.display_name}; the invitation is on its way."
     )
     return redirect("coordinate:case", reference=referral.reference)
+
+
+def _slot_choice(slot: Slot, *, with_clinician: bool) -> tuple[int, str]:
+    when = dateformat.format(timezone.localtime(slot.starts_at), "D j M Y, H:i")
+    return slot.pk, f"{when} with {slot.clinician.display_name}" if with_clinician else when
+
+
+@access.coordinator_required
+def appointment_reschedule(
+    request: HttpRequest, reference: str, appointment_id: int
+) -> HttpResponse:
+    """Move a live session: the same clinician's open times first (it stays one calendar
+    event), then other clinicians' who may see this case (a new proposal to them)."""
+    referral = _case(request, reference)
+    appointment = (
+        referral.appointments.select_related("slot", "clinician")
+        .filter(pk=appointment_id, status__in=Appointment.LIVE_STATUSES)
+        .first()
+    )
+    if appointment is None:
+        raise Http404("No open session with that id on this case.")
+    appointment.referral = referral
+    options = move_options(appointment, now=timezone.now())
+    same = [_slot_choice(s, with_clinician=False) for s in options.same_clinician]
+    others = [_slot_choice(s, with_clinician=True) for s in options.other_clinicians]
+    form = RescheduleForm(
+        request.POST if request.method == "POST" else None, slot_choices=same + others
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            case_services.appointment_reschedule_by_coordinator(
+                referral_id=referral.pk,
+                appointment_id=appointment.pk,
+                slot_id=form.cleaned_data["slot"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except case_services.CaseActionError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Session moved; the clinician and the person are told.")
+            return redirect("coordinate:case", reference=referral.reference)
+    context = {
+        "referral": referral,
+        "appointment": appointment,
+        "form": form,
+        "same": same,
+        "others": others,
+        "chosen": str(form["slot"].value() or ""),
+    }
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "staff/case_reschedule.html", context, status=status)

@@ -5,22 +5,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from scheduling.models import Appointment, Clinician
-from scheduling.services import slots_preview
 
 from .. import access, selectors
-from ..forms.clinicians import (
-    AccountForm,
-    AvailabilityRuleForm,
-    ClinicianForm,
-    DeactivateForm,
-    ReactivateForm,
-    TimeOffForm,
-)
+from ..forms.clinicians import AccountForm, ClinicianForm, DeactivateForm, ReactivateForm
 from ..services import clinicians as clinician_services
+from .availability import PageLinks, availability_page, leave_page
 
 M2M_FIELDS = ("programs", "districts", "facilities")
 
@@ -87,33 +80,20 @@ def clinician_edit(request: HttpRequest, clinician_id: int) -> HttpResponse:
     return render(request, "staff/clinician_form.html", context, status=400 if data else 200)
 
 
+def _links(clinician: Clinician, page: str, remove: str, title: str) -> PageLinks:
+    return PageLinks(
+        page=reverse(f"coordinate:{page}", args=[clinician.pk]),
+        remove=lambda pk: reverse(f"coordinate:{remove}", args=[clinician.pk, pk]),
+        nav_template="staff/_clinician_links.html",
+        title=f"{title} of {clinician.display_name}",
+    )
+
+
 @access.coordinator_required
 def availability(request: HttpRequest, clinician_id: int) -> HttpResponse:
-    """The clinician's weekly rules. A new rule can be previewed (the slots it would add) and
-    then saved, which brings their slots in line."""
     clinician = _clinician(clinician_id)
-    form = AvailabilityRuleForm(request.POST if request.method == "POST" else None)
-    preview = None
-    if request.method == "POST" and form.is_valid():
-        if request.POST.get("action") == "save":
-            clinician_services.availability_rule_add(clinician=clinician, window=form.window())
-            messages.success(request, "Weekly availability saved and slots updated.")
-            return redirect("coordinate:availability", clinician_id=clinician.pk)
-        preview = _added_slots(clinician, form)
-    context = {
-        "clinician": clinician,
-        "rules": clinician.availability_rules.all(),
-        "form": form,
-        "preview": preview,
-    }
-    return render(request, "staff/availability.html", context)
-
-
-def _added_slots(clinician: Clinician, form: AvailabilityRuleForm) -> list:
-    rules, leave = clinician_services.current_rules_and_leave(clinician)
-    before = set(slots_preview(clinician=clinician, rules=rules, time_off=leave))
-    after = slots_preview(clinician=clinician, rules=[*rules, form.window()], time_off=leave)
-    return [slot for slot in after if slot not in before]
+    links = _links(clinician, "availability", "availability_delete", "Weekly availability")
+    return availability_page(request, clinician, links=links)
 
 
 @access.coordinator_required
@@ -127,45 +107,8 @@ def availability_delete(request: HttpRequest, clinician_id: int, rule_id: int) -
 
 @access.coordinator_required
 def leave(request: HttpRequest, clinician_id: int) -> HttpResponse:
-    """The clinician's leave. New leave can be previewed (the slots it withdraws and the
-    sessions already inside it) and then saved."""
     clinician = _clinician(clinician_id)
-    data = request.POST if request.method == "POST" else None
-    form = TimeOffForm(data, time_zone=clinician.time_zone)
-    preview = None
-    if request.method == "POST" and form.is_valid():
-        starts_at, ends_at = form.cleaned_data["starts_at"], form.cleaned_data["ends_at"]
-        if request.POST.get("action") == "save":
-            clinician_services.time_off_add(
-                clinician=clinician,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                note=form.cleaned_data["note"],
-            )
-            messages.success(request, "Leave saved; open slots inside it are withdrawn.")
-            return redirect("coordinate:leave", clinician_id=clinician.pk)
-        preview = _leave_preview(clinician, starts_at, ends_at)
-    time_off = [
-        (
-            entry,
-            clinician_services.sessions_clashing_with(clinician, entry.starts_at, entry.ends_at),
-        )
-        for entry in clinician.time_off.filter(ends_at__gte=timezone.now())
-    ]
-    context = {"clinician": clinician, "form": form, "preview": preview, "time_off": time_off}
-    return render(request, "staff/leave.html", context)
-
-
-def _leave_preview(clinician: Clinician, starts_at, ends_at) -> dict:
-    rules, leave = clinician_services.current_rules_and_leave(clinician)
-    before = slots_preview(clinician=clinician, rules=rules, time_off=leave)
-    after = set(
-        slots_preview(clinician=clinician, rules=rules, time_off=[*leave, (starts_at, ends_at)])
-    )
-    return {
-        "withdrawn": [slot for slot in before if slot not in after],
-        "clashes": clinician_services.sessions_clashing_with(clinician, starts_at, ends_at),
-    }
+    return leave_page(request, clinician, links=_links(clinician, "leave", "leave_delete", "Leave"))
 
 
 @access.coordinator_required

@@ -14,15 +14,13 @@ from .. import access, selectors
 
 @access.verified_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Coordinators go to the dashboard, clinicians to their week; anyone else (an admin
+    """Coordinators go to the dashboard, clinicians to their portal; anyone else (an admin
     account outside the staff groups) sees their links."""
     user = request.user
     if access.is_coordinator(user):
         return redirect("coordinate:dashboard")
-    if access.is_clinician(user):
-        clinician = Clinician.objects.filter(user=user).values_list("pk", flat=True).first()
-        if clinician is not None:
-            return redirect("staff:clinician_week", clinician_id=clinician)
+    if access.is_clinician(user) and Clinician.objects.filter(user=user).exists():
+        return redirect("clinician:sessions")
     return render(request, "staff/home.html")
 
 

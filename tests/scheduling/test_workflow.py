@@ -4,8 +4,8 @@ import pytest
 
 from referrals.workflow import IllegalTransition
 from scheduling.models import Appointment, AppointmentEvent
-from scheduling.workflow import APPOINTMENT_TRANSITIONS, appointment_transition
-from tests.scheduling.factories import AppointmentFactory, UserFactory
+from scheduling.workflow import APPOINTMENT_TRANSITIONS, appointment_move, appointment_transition
+from tests.scheduling.factories import AppointmentFactory, SlotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +62,34 @@ def test_a_forbidden_transition_raises_and_leaves_the_appointment_unchanged(from
     appointment.refresh_from_db()
     assert (appointment.status, appointment.updated_at) == (from_status, updated_at)
     assert not AppointmentEvent.objects.filter(appointment=appointment).exists()
+
+
+@pytest.mark.parametrize("status", Appointment.LIVE_STATUSES, ids=str)
+def test_a_live_appointment_moves_to_another_slot_keeping_its_status_and_calendar_uid(status):
+    appointment = AppointmentFactory(status=status)
+    uid, old_slot = appointment.ical_uid, appointment.slot
+    new_slot = SlotFactory(clinician=appointment.clinician)
+
+    event = appointment_move(appointment, new_slot, actor_label="referrer", reason="asked to")
+
+    appointment.refresh_from_db()
+    assert (appointment.slot, appointment.status, appointment.ical_uid) == (new_slot, status, uid)
+    assert (event.from_status, event.to_status, event.actor_label) == (status, status, "referrer")
+    assert event.reason.startswith("asked to: moved from ")
+    assert f"{old_slot.starts_at:%Y-%m-%d %H:%M}" in event.reason
+
+
+@pytest.mark.parametrize("status", sorted(FINAL), ids=str)
+def test_a_finished_appointment_cannot_move(status):
+    appointment = AppointmentFactory(status=status)
+    old_slot = appointment.slot
+    with pytest.raises(IllegalTransition):
+        appointment_move(appointment, SlotFactory(clinician=appointment.clinician))
+    appointment.refresh_from_db()
+    assert appointment.slot == old_slot
+
+
+def test_an_appointment_never_moves_to_another_clinicians_slot():
+    appointment = AppointmentFactory(status=Appointment.Status.ACCEPTED)
+    with pytest.raises(ValueError, match="its own clinician"):
+        appointment_move(appointment, SlotFactory())

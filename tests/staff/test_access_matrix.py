@@ -2,9 +2,9 @@
 code step, and who is refused.
 
 The URL list is checked against the URL configuration, so a new staff URL fails here until it
-has a row. Roles are built in ROLES; to add the referrer's signed link once the referrer portal
-exists, add a role that opens such a link in the client and expect it everywhere to be treated
-like "anonymous" (a signed link grants a referrer their own case only, never a staff page).
+has a row. Roles are built in ROLES. "referrer_link" is a person who has opened their signed
+link in this browser: everywhere here they are treated like "anonymous" (a signed link grants a
+referrer their own case only, never a staff page).
 """
 
 import pytest
@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from referrals.links import referrer_token
 from scheduling.models import AvailabilityRule, TimeOff
 from tests.referrals.factories import ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, SlotFactory
@@ -25,6 +26,8 @@ SIGNING_IN = "signing_in"  # the code and set-up steps: someone part-way through
 VERIFIED = "verified"  # any account with a verified second factor
 OWN_WEEK = "own_week"  # coordinators, and the clinician whose week it is
 COORDINATOR = "coordinator"  # coordinators and admins only
+CLINICIAN = "clinician"  # clinicians only (their portal works on their own objects)
+OWN_OBJECT = "own_object"  # clinician A, whose session, rule or leave it is; B gets a 404
 DJANGO_ADMIN = "django_admin"  # verified accounts with Django's is_staff
 
 # (url name, kwargs key, audience, status a permitted GET gets, whether POST is tried)
@@ -52,7 +55,11 @@ URLS = [
     ("coordinate:case_close", "case", COORDINATOR, 405, True),
     ("coordinate:appointment_cancel", "appointment", COORDINATOR, 405, True),
     ("coordinate:appointment_resend", "appointment", COORDINATOR, 405, True),
+    # Before the re-match, which ends the session these rows share.
+    ("coordinate:appointment_reschedule", "appointment", COORDINATOR, 200, True),
     ("coordinate:appointment_rematch", "appointment", COORDINATOR, 405, True),
+    ("coordinate:deletion_requests", None, COORDINATOR, 200, False),
+    ("coordinate:deletion_confirm", "case", COORDINATOR, 405, True),
     ("coordinate:clinicians", None, COORDINATOR, 200, False),
     ("coordinate:clinician_create", None, COORDINATOR, 200, True),
     ("coordinate:clinician", "clinician", COORDINATOR, 200, True),
@@ -63,10 +70,31 @@ URLS = [
     ("coordinate:clinician_deactivate", "clinician", COORDINATOR, 200, True),
     ("coordinate:stats", None, COORDINATOR, 200, False),
     ("coordinate:stats_csv", None, COORDINATOR, 200, False),
+    ("clinician:sessions", None, CLINICIAN, 200, False),
+    ("clinician:session", "appointment_id", OWN_OBJECT, 200, False),
+    ("clinician:respond", "appointment_id", OWN_OBJECT, 405, True),
+    ("clinician:complete", "appointment_id", OWN_OBJECT, 405, True),
+    ("clinician:no_show", "appointment_id", OWN_OBJECT, 405, True),
+    ("clinician:availability", None, CLINICIAN, 200, True),
+    ("clinician:availability_delete", "rule_id", OWN_OBJECT, 405, True),
+    ("clinician:leave", None, CLINICIAN, 200, True),
+    ("clinician:leave_delete", "time_off_id", OWN_OBJECT, 405, True),
+    ("clinician:capacity", None, CLINICIAN, 200, True),
+    ("clinician:feed", None, CLINICIAN, 200, False),
+    ("clinician:feed_rotate", None, CLINICIAN, 405, True),
     ("admin:index", None, DJANGO_ADMIN, 200, False),
 ]
 
-ROLES = ["anonymous", "unverified", "clinician_a", "clinician_b", "coordinator", "admin"]
+STAFF_NAMESPACES = ("staff", "coordinate", "clinician")
+ROLES = [
+    "anonymous",
+    "referrer_link",
+    "unverified",
+    "clinician_a",
+    "clinician_b",
+    "coordinator",
+    "admin",
+]
 
 
 def _sign_in(user) -> Client:
@@ -76,6 +104,11 @@ def _sign_in(user) -> Client:
 def _client_for(role: str, people: dict) -> Client:
     if role == "anonymous":
         return Client()
+    if role == "referrer_link":
+        client = Client()
+        token = referrer_token(people["referral"].pk)
+        assert client.get(reverse("referrals:my_referral", args=[token])).status_code == 200
+        return client
     if role == "unverified":
         client = Client()
         client.force_login(people["coordinator"], backend=MODEL_BACKEND)
@@ -87,20 +120,33 @@ def _expected(role: str, audience: str, status_if_allowed: int) -> object:
     """What this role should get: a status, or where it is redirected."""
     if audience == PUBLIC:
         return None  # anyone; checked only for never being refused or failing
-    if role == "anonymous":
+    if role in ("anonymous", "referrer_link"):
         return "sign_in"
     if audience == SIGNING_IN:
         # part-way through: shown the step (or sent on to the other step); signed in: sent on
         return None if role == "unverified" else 302
     if role == "unverified":
         return "verify"
+    if audience == OWN_OBJECT and role == "clinician_b":
+        # Let in as a clinician, then nothing of A's is found; a POST-only page says so first.
+        return 405 if status_if_allowed == 405 else 404
     allowed = {
         VERIFIED: True,
         OWN_WEEK: role in ("clinician_a", "coordinator", "admin"),
         COORDINATOR: role in ("coordinator", "admin"),
+        CLINICIAN: role in ("clinician_a", "clinician_b"),
+        OWN_OBJECT: role == "clinician_a",
         DJANGO_ADMIN: role == "admin",
     }[audience]
     return status_if_allowed if allowed else 403
+
+
+def _expected_post(role: str, audience: str, expected: object) -> object:
+    """What a POST should get: a permitted one is handled (200, 302 or 400); clinician B's
+    POST to A's object finds nothing."""
+    if audience == OWN_OBJECT and role == "clinician_b":
+        return 404
+    return "allowed" if expected in (200, 405, 302) else expected
 
 
 def _outcome(response) -> object:
@@ -121,6 +167,7 @@ def people(db, clinician_a, clinician_b):
         "clinician_a": clinician_a.user,
         "clinician_b": clinician_b.user,
         "clinician_profile": clinician_a,
+        "referral": ReferralFactory(status="new"),
     }
 
 
@@ -143,6 +190,9 @@ def _kwargs(people) -> dict:
         None: {},
         "case": {"reference": referral.reference},
         "appointment": {"reference": referral.reference, "appointment_id": appointment.pk},
+        "appointment_id": {"appointment_id": appointment.pk},
+        "rule_id": {"rule_id": rule.pk},
+        "time_off_id": {"time_off_id": time_off.pk},
         "clinician": {"clinician_id": clinician.pk},
         "rule": {"clinician_id": clinician.pk, "rule_id": rule.pk},
         "time_off": {"clinician_id": clinician.pk, "time_off_id": time_off.pk},
@@ -160,7 +210,7 @@ def test_every_staff_url_is_in_the_matrix():
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, pattern.namespace or namespace)
-            elif isinstance(pattern, URLPattern) and namespace in ("staff", "coordinate"):
+            elif isinstance(pattern, URLPattern) and namespace in STAFF_NAMESPACES:
                 names.add(f"{namespace}:{pattern.name}")
 
     walk(get_resolver().url_patterns, None)
@@ -180,11 +230,9 @@ def test_each_role_reaches_exactly_the_staff_pages_meant_for_it(role, people):
             wrong.append(f"GET {name}: expected {expected}, got {got}")
         if try_post:
             got = _outcome(client.post(url, {}))
-            post_expected = expected
-            if expected in (200, 405, 302):
-                post_expected = "allowed"
-                if got in (200, 302, 400):
-                    continue
+            post_expected = _expected_post(role, audience, expected)
+            if post_expected == "allowed" and got in (200, 302, 400):
+                continue
             if got != post_expected:
                 wrong.append(f"POST {name}: expected {post_expected}, got {got}")
     assert wrong == []

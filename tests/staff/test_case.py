@@ -260,8 +260,13 @@ def test_the_session_limit_blocks_assignment_until_a_coordinator_raises_it(coord
 # Other actions
 
 
-def test_cancelling_a_session_needs_a_reason_and_holds_the_case(coordinator_client):
-    appointment = AppointmentFactory(status="accepted", referral=ReferralFactory(status="booked"))
+def test_cancelling_a_session_needs_a_reason_holds_the_case_and_tells_the_clinician(
+    coordinator_client,
+):
+    appointment = AppointmentFactory(
+        status="accepted", referral=ReferralFactory(status="booked"), slot=_slot(ClinicianFactory())
+    )
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
     url = _url("appointment_cancel", appointment.referral, appointment.pk)
     assert coordinator_client.post(url, {"reason": ""}).status_code == 400
     coordinator_client.post(url, {"reason": "Clinician unwell"})
@@ -269,6 +274,36 @@ def test_cancelling_a_session_needs_a_reason_and_holds_the_case(coordinator_clie
     appointment.referral.refresh_from_db()
     assert appointment.status == "cancelled"
     assert appointment.referral.status == "held"
+    assert appointment.events.get(to_status="cancelled").reason == "Clinician unwell"
+    cancel = OutboundMessage.objects.get(appointment=appointment, kind="invitation_cancel")
+    assert cancel.ical_method == "CANCEL"
+
+
+def test_a_coordinator_moves_a_session_in_place_as_one_calendar_event(coordinator_client):
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    referral = ReferralFactory(program=program, status="booked")
+    appointment = AppointmentFactory(referral=referral, slot=_slot(clinician), status="accepted")
+    appointment_notify(appointment_id=appointment.pk, change="proposed")
+    appointment_notify(appointment_id=appointment.pk, change="accepted")
+    new_slot = _slot(clinician, days=6)
+    url = _url("appointment_reschedule", referral, appointment.pk)
+
+    page = coordinator_client.get(url)
+    assert f'value="{new_slot.pk}"' in page.content.decode()
+    assert coordinator_client.post(url, {"slot": new_slot.pk, "reason": ""}).status_code == 400
+    response = coordinator_client.post(
+        url, {"slot": new_slot.pk, "reason": "Person asked by phone"}
+    )
+
+    assert response["Location"] == _url("case", referral)
+    appointment.refresh_from_db()
+    assert (appointment.slot, appointment.status) == (new_slot, "accepted")
+    update = OutboundMessage.objects.get(appointment=appointment, kind="invitation_update")
+    assert (update.ical_uid, update.ical_sequence) == (appointment.ical_uid, 1)
+    assert OutboundMessage.objects.filter(
+        appointment=appointment, kind="confirmation_update"
+    ).exists()
 
 
 def test_rematch_withdraws_the_proposal_and_offers_the_case_to_someone_else(coordinator_client):
