@@ -190,6 +190,13 @@ class SlotTable:
             np.fromiter((int(r[3].timestamp()) for r in rows), np.int64, len(rows)),
         )
 
+    @classmethod
+    def from_epoch_rows(cls, rows: Sequence[tuple[int, int, int, int]]) -> "SlotTable":
+        """From (slot id, clinician id, start, end) rows with times in epoch seconds."""
+        if not rows:
+            return cls.from_rows([])
+        return cls(*np.array(rows, np.int64).T.copy())
+
     def __len__(self) -> int:
         return len(self.slot_ids)
 

@@ -49,8 +49,11 @@ from ..selectors import (
     profile_span,
     referral_histories,
     referrals_for_matching,
+    referrals_locked_for_matching,
 )
 from ..workflow import appointment_transition
+from .bulk import rows_insert
+from .load import clinician_weeks_adjust
 
 logger = logging.getLogger(__name__)
 A = Appointment.Status
@@ -117,6 +120,7 @@ def _create_proposal(
             )
     except IntegrityError as error:
         raise SlotUnavailable(f"slot {slot.pk} is held by another session") from error
+    clinician_weeks_adjust(slot_ids=[slot.pk], delta=1)
     AppointmentEvent.objects.create(
         appointment=appointment,
         to_status=A.PROPOSED,
@@ -287,12 +291,7 @@ def referral_match(
     status) is left alone. Sends nothing.
     """
     now = now or timezone.now()
-    referral = (
-        Referral.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("program", "episode")
-        .filter(pk=referral_id)
-        .first()
-    )
+    referral = referrals_locked_for_matching(pk=referral_id).first()
     if referral is None:
         return MatchOutcome(referral_id, detail="locked by another worker or gone")
     if referral.status not in MATCHABLE:
@@ -466,10 +465,9 @@ def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
     wanted = {p.referral_id for p in plan.proposals} | {u.referral_id for u in plan.unmatched}
     referrals = {
         r.pk: r
-        for r in Referral.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("program", "episode")
-        .filter(pk__in=wanted, status__in=MATCHABLE)
-        .exclude(appointments__status__in=LIVE)
+        for r in referrals_locked_for_matching(pk__in=wanted, status__in=MATCHABLE).exclude(
+            appointments__status__in=LIVE
+        )
     }
     proposals = [p for p in plan.proposals if p.referral_id in referrals]
     free = set(
@@ -511,38 +509,43 @@ def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
 
 
 def _write_proposals(proposals, referrals, histories, *, now) -> list[int]:
+    """The appointments, their first events, the referrals moved to PROPOSED and the
+    clinician weeks counted: a few statements however many proposals."""
     offers_phone = dict(
         Clinician.objects.filter(pk__in={p.clinician_id for p in proposals}).values_list(
             "pk", "offers_phone"
         )
     )
-    appointments = [
-        Appointment(
-            referral_id=p.referral_id,
-            slot_id=p.slot_id,
-            clinician_id=p.clinician_id,
-            session_number=histories[p.referral_id].sessions_held + 1,
-            modality=_session_type(referrals[p.referral_id], offers_phone[p.clinician_id]),
-            match_explanation=_explanation(
-                p, mode="batch", considered=0, session=histories[p.referral_id].sessions_held + 1
-            ),
-            expires_at=_expires_at(p.starts_at, now),
+    rows = []
+    for p in proposals:
+        session = histories[p.referral_id].sessions_held + 1
+        explanation = _explanation(p, mode="batch", considered=0, session=session)
+        modality = _session_type(referrals[p.referral_id], offers_phone[p.clinician_id])
+        expires_at = _expires_at(p.starts_at, now)
+        rows.append(
+            (p.referral_id, p.slot_id, p.clinician_id, session, modality, explanation, expires_at)
         )
-        for p in proposals
-    ]
-    Appointment.objects.bulk_create(appointments, batch_size=2000)
-    AppointmentEvent.objects.bulk_create(
-        [
-            AppointmentEvent(
-                appointment=a, to_status=A.PROPOSED, actor_label="system", reason="batch match"
-            )
-            for a in appointments
-        ],
-        batch_size=2000,
+    fields = (
+        "referral_id",
+        "slot_id",
+        "clinician_id",
+        "session_number",
+        "modality",
+        "match_explanation",
+        "expires_at",
     )
-    _bulk_transition([referrals[p.referral_id] for p in proposals], R.PROPOSED, "batch match")
-    Referral.objects.filter(pk__in=[p.referral_id for p in proposals]).update(unmatched_reason="")
-    return [a.pk for a in appointments]
+    ids = rows_insert(Appointment, fields, rows, with_ids=True)
+    rows_insert(
+        AppointmentEvent,
+        ("appointment_id", "from_status", "to_status", "actor_label", "reason"),
+        [(pk, "", A.PROPOSED, "system", "batch match") for pk in ids],
+        with_ids=False,
+    )
+    clinician_weeks_adjust(slot_ids=[p.slot_id for p in proposals], delta=1)
+    _bulk_transition(
+        [referrals[p.referral_id] for p in proposals], R.PROPOSED, "batch match", now=now
+    )
+    return ids
 
 
 def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int]:
@@ -559,29 +562,33 @@ def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int
     reasons = {u.referral_id: u.reason[:200] for u in unmatched}
     for referral in newly:
         referral.unmatched_reason = reasons[referral.pk]
-    _bulk_transition(newly, R.UNMATCHED, "no feasible time in the batch")
+    _bulk_transition(newly, R.UNMATCHED, "no feasible time in the batch", now=now)
     return [r.pk for r in newly]
 
 
-def _bulk_transition(referrals: list[Referral], to_status: str, reason: str) -> None:
-    """referral_transition for many referrals in a few queries."""
+def _bulk_transition(referrals: list[Referral], to_status: str, reason: str, *, now) -> None:
+    """referral_transition for many referrals: their events, and one UPDATE (which also
+    clears the unmatched reason of referrals now proposed)."""
     for referral in referrals:
         check_transition(REFERRAL_TRANSITIONS, "Referral", referral.status, to_status)
-    ReferralEvent.objects.bulk_create(
+    rows_insert(
+        ReferralEvent,
+        ("referral_id", "from_status", "to_status", "actor_label", "reason"),
         [
-            ReferralEvent(
-                referral=r,
-                from_status=r.status,
-                to_status=to_status,
-                actor_label="system",
-                reason=(r.unmatched_reason if to_status == R.UNMATCHED else reason)[:500],
+            (
+                r.pk,
+                r.status,
+                to_status,
+                "system",
+                (r.unmatched_reason if to_status == R.UNMATCHED else reason)[:500],
             )
             for r in referrals
         ],
-        batch_size=2000,
+        with_ids=False,
     )
-    Referral.objects.filter(pk__in=[r.pk for r in referrals]).update(
-        status=to_status, updated_at=timezone.now()
-    )
+    changes = {"status": to_status, "updated_at": timezone.now()}
+    if to_status == R.PROPOSED:
+        changes["unmatched_reason"] = ""
+    Referral.objects.filter(pk__in=[r.pk for r in referrals]).update(**changes)
     for referral in referrals:
         referral.status = to_status
