@@ -407,8 +407,8 @@ class _Network:
         """The nodes a referral links to for one window key, as (node ids, cost) pieces; None
         when no block fits the key."""
         pieces = []
-        exclusions = (need.excluded_district_ids, need.excluded_facility_ids)
-        exclusions += (need.excluded_clinician_ids,)
+        # Referrers whose exclusions leave out the same clinicians share their covers.
+        exclusions = excluded.tobytes()
         for part in parts:
             tree = self._tree(need, column, key, part.family)
             if tree is None:

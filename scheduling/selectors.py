@@ -13,7 +13,19 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
-from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, Value
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Value,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from referrals.models import Referral
@@ -85,13 +97,29 @@ class EpochSeconds(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-def referrals_locked_for_matching(**filters):
+class _IsAnyOf(Func):
+    template = "(%(expressions)s))"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
+def among(field: str, values: Iterable) -> Q | Func:
+    """A filter keeping rows whose `field` is one of `values`: `= ANY(array)` on PostgreSQL,
+    one parameter however many values (a batch passes ten thousand ids, and quoting each as
+    its own parameter cost more than the query), IN elsewhere."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return _IsAnyOf(F(field), Value(values))
+    return Q(**{f"{field}__in": values})
+
+
+def referrals_locked_for_matching(*conditions, **filters):
     """Referrals with what matching reads (REFERRAL_MATCH_FIELDS), their own rows locked."""
     return (
         Referral.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("program", "episode")
         .only(*REFERRAL_MATCH_FIELDS)
-        .filter(**filters)
+        .filter(*conditions, **filters)
     )
 
 
@@ -125,7 +153,7 @@ def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
     episodes = {e for e in episode_of.values() if e is not None}
-    related = Referral.objects.filter(Q(pk__in=by_referral) | Q(episode_id__in=episodes))
+    related = Referral.objects.filter(among("pk", by_referral) | among("episode_id", episodes))
     rows = (
         Appointment.objects.filter(referral_id__in=related.values("pk"))
         .order_by("slot__starts_at", "pk")
@@ -266,6 +294,37 @@ def candidate_page(
     if after is not None:
         slots = slots.filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
     return slot_table(slots[:limit])
+
+
+def earliest_candidates(
+    need: Need,
+    *,
+    now: dt.datetime,
+    after: tuple[dt.datetime, int],
+    until: dt.datetime | None,
+    skip_clinician_ids: Iterable[int],
+    per_clinician: int,
+) -> SlotTable:
+    """The first `per_clinician` candidate times of each clinician after `after` (and before
+    `until`), leaving out `skip_clinician_ids`: within one clinician a later time never costs
+    less, so these are all a match needs to see of the rest."""
+    earliest = now + dt.timedelta(hours=need.min_notice_hours)
+    slots = _candidate_slots(need, earliest=earliest).filter(
+        Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1])
+    )
+    if until is not None:
+        slots = slots.filter(starts_at__lt=until)
+    skip = list(skip_clinician_ids)
+    if skip:
+        slots = slots.exclude(among("clinician_id", skip))
+    ranked = slots.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("clinician_id")],
+            order_by=[F("starts_at").asc(), F("pk").asc()],
+        )
+    ).filter(rank__lte=per_clinician)
+    return slot_table(ranked.order_by("starts_at", "pk"))
 
 
 def clinician_candidate_slots(need: Need, clinician_id: int, *, now: dt.datetime) -> SlotTable:
@@ -492,9 +551,11 @@ def assignment_breaches(
 def referrals_for_matching(ids: Iterable[int]) -> list[Referral]:
     """The referrals, with their program and what matching reads of them, in the order
     asked."""
-    found = (
-        Referral.objects.select_related("program", "episode")
+    ids = list(ids)
+    found = {
+        referral.pk: referral
+        for referral in Referral.objects.select_related("program", "episode")
         .only(*REFERRAL_MATCH_FIELDS)
-        .in_bulk(list(ids))
-    )
+        .filter(among("pk", ids))
+    }
     return [found[pk] for pk in ids if pk in found]

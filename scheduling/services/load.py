@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ..matching import week_start_on
 from ..models import Appointment, ClinicianWeek, Slot
+from ..selectors import among
 
 A = Appointment.Status
 # Sessions that used or hold an hour of the clinician's week (see docs/matching.md).
@@ -79,7 +80,7 @@ def clinician_weeks_adjust(*, slot_ids: Iterable[int], delta: int) -> None:
     per_slot = Counter(slot_ids)
     slot_rows = {
         pk: row
-        for pk, *row in Slot.objects.filter(pk__in=per_slot).values_list(
+        for pk, *row in Slot.objects.filter(among("pk", per_slot)).values_list(
             "pk", "clinician_id", "starts_at", "clinician__time_zone"
         )
     }
