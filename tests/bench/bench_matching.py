@@ -94,6 +94,7 @@ def _reset() -> None:
     tables = [
         "scheduling_appointmentevent",
         "scheduling_appointment",
+        "scheduling_clinicianweek",
         "scheduling_slot",
         "scheduling_clinician_programs",
         "scheduling_clinician_districts",
@@ -118,6 +119,9 @@ def _load(shape: dict) -> Scenario:
     scenario = build_scenario(seed=7, now=NOW, programs=programs, districts=districts, **shape)
     _reset()
     _write(scenario)
+    from scheduling.services.load import clinician_weeks_recount
+
+    clinician_weeks_recount(now=NOW)  # the preloaded sessions were written straight to tables
     from django.db import connection
 
     with connection.cursor() as cursor:
