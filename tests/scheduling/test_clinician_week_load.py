@@ -169,9 +169,7 @@ def test_a_single_match_passes_over_a_week_its_count_says_is_full():
         programs=[program], districts=[DistrictFactory()], weekly_capacity=1
     )
     this_week, later = slots_for(clinician, 40, 40 + 24 * 8)
-    filled = SlotFactory(
-        clinician=clinician, starts_at=this_week.starts_at + dt.timedelta(hours=2)
-    )
+    filled = SlotFactory(clinician=clinician, starts_at=this_week.starts_at + dt.timedelta(hours=2))
     AppointmentFactory(slot=filled, status=A.ACCEPTED)
     clinician_weeks_recount()
     referral = ReferralFactory(program=program)
