@@ -15,7 +15,15 @@ from django.db.models import QuerySet
 from referrals.admin import ReadOnlyAdmin, ReadOnlyInline
 from referrals.models import ProviderRole
 
-from .models import Appointment, AppointmentEvent, AvailabilityRule, Clinician, Slot, TimeOff
+from .models import (
+    Appointment,
+    AppointmentEvent,
+    AvailabilityRule,
+    Clinician,
+    ClinicianWeek,
+    Slot,
+    TimeOff,
+)
 from .tasks import slots_materialise_for_clinician
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(available_timezones())]
@@ -165,3 +173,13 @@ class AppointmentEventAdmin(ReadOnlyAdmin):
     list_select_related = ["appointment__referral"]
     search_fields = ["appointment__referral__reference"]
     date_hierarchy = "occurred_at"
+
+
+@admin.register(ClinicianWeek)
+class ClinicianWeekAdmin(ReadOnlyAdmin):
+    """Derived counts, kept by scheduling.services.load and recounted by the sweeper."""
+
+    list_display = ["clinician", "week_start_on", "held"]
+    list_select_related = ["clinician"]
+    search_fields = ["clinician__display_name"]
+    date_hierarchy = "starts_at"

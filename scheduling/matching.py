@@ -190,6 +190,13 @@ class SlotTable:
             np.fromiter((int(r[3].timestamp()) for r in rows), np.int64, len(rows)),
         )
 
+    @classmethod
+    def from_epoch_rows(cls, rows: Sequence[tuple[int, int, int, int]]) -> "SlotTable":
+        """From (slot id, clinician id, start, end) rows with times in epoch seconds."""
+        if not rows:
+            return cls.from_rows([])
+        return cls(*np.array(rows, np.int64).T.copy())
+
     def __len__(self) -> int:
         return len(self.slot_ids)
 
@@ -656,6 +663,27 @@ def cheapest_possible_beyond(need: Need, starts_at_s: int, *, now_s: int, weight
     if need.previous_clinician_id is not None:
         bound += round(weights.continuity * POINTS_PER_HOUR)
     return bound
+
+
+def latest_start_to_beat(need: Need, cost: int, *, now_s: int, weights: Weights) -> int:
+    """A start (epoch seconds) after which no time with a clinician other than the earlier one
+    can cost less than `cost`: the inverse of `cheapest_possible_beyond`, rounded up."""
+    points = cost + 1
+    if need.previous_clinician_id is not None:
+        points -= round(weights.continuity * POINTS_PER_HOUR)
+    minutes = max(0.0, points) * 60 / (wait_factor(need, weights) * POINTS_PER_HOUR)
+    return now_s + (int(minutes) + 2) * 60
+
+
+def feasible_clinicians(
+    need: Need, clinicians: Mapping[int, ClinicianProfile], slots: SlotTable, *, now: dt.datetime
+) -> set[int]:
+    """The clinicians with at least one time in `slots` that breaks no hard constraint."""
+    if len(slots) == 0:
+        return set()
+    masks = slot_masks(need, clinicians, slots, now_s=epoch(now))
+    alive = np.logical_and.reduce(list(masks.values()))
+    return set(slots.clinician_ids[alive].tolist())
 
 
 def check_assignment(

@@ -326,11 +326,20 @@ class _Tree:
     block_base: int
     below: np.ndarray  # per heap index: the times under it
     entering: np.ndarray  # per heap index: referral arcs into it
+    owner: np.ndarray  # per leaf: the block's clinician position, and that clinician's
+    gender: np.ndarray  # gender and specialty codes (read once per tree, not per cover)
+    specialty: np.ndarray
+
+    def __post_init__(self) -> None:
+        size = len(self.blocks)
+        heap = np.arange(2 * size)
+        leaf = np.clip(heap - size, 0, None)
+        self.node_ids = np.where(
+            heap >= size, self.block_base + self.blocks[leaf], self.base + heap - 1
+        )
 
     def node(self, index: np.ndarray) -> np.ndarray:
-        size = len(self.blocks)
-        leaf = np.clip(index - size, 0, None)
-        return np.where(index >= size, self.block_base + self.blocks[leaf], self.base + index - 1)
+        return self.node_ids[index]
 
     def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Parent → child arcs, each with capacity for no more than the times below it and the
@@ -399,7 +408,17 @@ class _Network:
         below[size:] = blocks.sizes[chosen]
         for index in range(size - 1, 0, -1):
             below[index] = below[2 * index] + below[2 * index + 1]
-        tree = _Tree(chosen, self.next_node, self.block_base, below, np.zeros(2 * size, np.int64))
+        owner = blocks.owner[chosen]
+        tree = _Tree(
+            chosen,
+            self.next_node,
+            self.block_base,
+            below,
+            np.zeros(2 * size, np.int64),
+            owner,
+            self.clinicians.gender_code[owner],
+            self.clinicians.specialty_code[owner],
+        )
         self.next_node += size - 1
         return tree
 
@@ -407,8 +426,8 @@ class _Network:
         """The nodes a referral links to for one window key, as (node ids, cost) pieces; None
         when no block fits the key."""
         pieces = []
-        exclusions = (need.excluded_district_ids, need.excluded_facility_ids)
-        exclusions += (need.excluded_clinician_ids,)
+        # Referrers whose exclusions leave out the same clinicians share their covers.
+        exclusions = excluded.tobytes()
         for part in parts:
             tree = self._tree(need, column, key, part.family)
             if tree is None:
@@ -424,16 +443,17 @@ class _Network:
         return pieces
 
     def _cover(self, part: _Part, excluded: np.ndarray, tree: _Tree) -> np.ndarray:
-        owner = self.blocks.owner[tree.blocks]
-        allowed = ~excluded[owner]
+        allowed = ~excluded[tree.owner]
         if part.gender is not None:
-            allowed &= self.clinicians.gender_code[owner] == part.gender
+            allowed &= tree.gender == part.gender
         if part.specialty is not None:
-            is_x = self.clinicians.specialty_code[owner] == part.specialty
+            is_x = tree.specialty == part.specialty
             allowed &= is_x if part.is_same_specialty else ~is_x
-        edges = np.diff(np.r_[0, allowed.astype(np.int8), 0])
-        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         size = len(tree.blocks)
+        padded = np.zeros(size + 2, np.int8)
+        padded[1:-1] = allowed
+        edges = np.diff(padded)
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         return np.array(
             [
                 index

@@ -218,6 +218,35 @@ class Appointment(models.Model):
         return f"{self.referral} session {self.session_number} ({self.status})"
 
 
+class ClinicianWeek(models.Model):
+    """How many sessions one clinician's week holds: live ones, and those completed or missed.
+
+    Kept in step by scheduling.services.load (every transition through appointment_transition,
+    and every service that creates an appointment or moves one to another slot), and recounted
+    by the sweeper. It lets a single match skip full weeks in SQL; capacity itself is always
+    checked against the appointments, so a count that drifted can hide a week, never overfill
+    one.
+    """
+
+    clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="weeks")
+    week_start_on = models.DateField(help_text="The Monday, in the clinician's time zone.")
+    # That Monday's midnight and the next one, in UTC, so SQL can place a slot in its week.
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    held = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinician", "week_start_on"], name="clinician_week_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["clinician", "starts_at"], name="clinician_week_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.clinician_id} week of {self.week_start_on}: {self.held}"
+
+
 class AppointmentEvent(models.Model):
     """One step in an appointment's history: a transition, with who, when and why."""
 

@@ -11,8 +11,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Value,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from referrals.models import Referral
@@ -25,10 +38,10 @@ from .matching import (
     SlotView,
     Weights,
     check_assignment,
-    week_start_on,
+    week_starts,
     window_intervals,
 )
-from .models import Appointment, Clinician, Slot
+from .models import Appointment, Clinician, ClinicianWeek, Slot
 
 A = Appointment.Status
 LIVE = tuple(str(s) for s in Appointment.LIVE_STATUSES)
@@ -41,6 +54,73 @@ SESSION_STATUSES = (*LIVE, A.COMPLETED, A.NO_SHOW)
 CONTINUITY_STATUSES = (A.ACCEPTED, A.COMPLETED, A.NO_SHOW)
 ASKED_STATUSES = (A.DECLINED, A.EXPIRED)
 MATCHABLE = (Referral.Status.NEW, Referral.Status.UNMATCHED)
+# What matching reads of a referral: loading only these keeps the encrypted free text (never
+# needed here) from being fetched and decrypted thousands of times in a batch.
+REFERRAL_MATCH_FIELDS = (
+    "status",
+    "priority",
+    "program",
+    "episode",
+    "time_zone",
+    "preferred_windows",
+    "workplace_district",
+    "employer_district",
+    "workplace_facility",
+    "modality",
+    "clinician_gender",
+    "specialty_preference",
+    "specialty",
+    "unmatched_reason",
+    "hold_reason",
+    "match_requested_at",
+    "updated_at",
+    "program__min_notice_hours",
+    "program__priority_min_notice_hours",
+    "program__session_limit",
+    "program__late_cancellation_uses_session",
+    "episode__session_limit",
+)
+
+
+class EpochSeconds(Func):
+    """A datetime column as whole seconds since 1970 UTC, computed by the database: tens of
+    thousands of times come back as plain integers instead of time-zone-aware datetimes."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+class _IsAnyOf(Func):
+    template = "(%(expressions)s))"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
+def among(field: str, values: Iterable) -> Q | Func:
+    """A filter keeping rows whose `field` is one of `values`: `= ANY(array)` on PostgreSQL,
+    one parameter however many values (a batch passes ten thousand ids, and quoting each as
+    its own parameter cost more than the query), IN elsewhere."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return _IsAnyOf(F(field), Value(values))
+    return Q(**{f"{field}__in": values})
+
+
+def referrals_locked_for_matching(*conditions, **filters):
+    """Referrals with what matching reads (REFERRAL_MATCH_FIELDS), their own rows locked."""
+    return (
+        Referral.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("program", "episode")
+        .only(*REFERRAL_MATCH_FIELDS)
+        .filter(*conditions, **filters)
+    )
 
 
 def matching_weights() -> Weights:
@@ -73,7 +153,7 @@ def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
     episodes = {e for e in episode_of.values() if e is not None}
-    related = Referral.objects.filter(Q(pk__in=by_referral) | Q(episode_id__in=episodes))
+    related = Referral.objects.filter(among("pk", by_referral) | among("episode_id", episodes))
     rows = (
         Appointment.objects.filter(referral_id__in=related.values("pk"))
         .order_by("slot__starts_at", "pk")
@@ -142,11 +222,35 @@ def _is_open() -> Exists:
     return ~Exists(Appointment.objects.filter(slot=OuterRef("pk"), status__in=LIVE))
 
 
+def _week_has_room() -> Exists:
+    """The slot's clinician week is below capacity by the maintained counts (ClinicianWeek);
+    the engine and the lock check it again against the appointments."""
+    full = ClinicianWeek.objects.filter(
+        clinician_id=OuterRef("clinician_id"),
+        starts_at__lte=OuterRef("starts_at"),
+        ends_at__gt=OuterRef("starts_at"),
+        held__gte=OuterRef("clinician__weekly_capacity"),
+    )
+    return ~Exists(full)
+
+
+SLOT_COLUMNS = ("pk", "clinician_id", "starts_at_s", "ends_at_s")
+
+
+def slot_table(slots) -> SlotTable:
+    """A SlotTable from a Slot queryset, times read as integers."""
+    rows = slots.annotate(
+        starts_at_s=EpochSeconds("starts_at"), ends_at_s=EpochSeconds("ends_at")
+    ).values_list(*SLOT_COLUMNS)
+    return SlotTable.from_epoch_rows(list(rows))
+
+
 def _candidate_slots(need: Need, *, earliest: dt.datetime):
     """Open, offered times of clinicians who may see this referral, from `earliest`, earliest
     first. Windows and modality narrow it here too; capacity is left to the engine."""
     slots = Slot.objects.filter(
         _is_open(),
+        _week_has_room(),
         is_offered=True,
         starts_at__gte=earliest,
         clinician__is_active=True,
@@ -189,15 +293,44 @@ def candidate_page(
     slots = _candidate_slots(need, earliest=earliest)
     if after is not None:
         slots = slots.filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
-    rows = slots.values_list("pk", "clinician_id", "starts_at", "ends_at")[:limit]
-    return SlotTable.from_rows(rows)
+    return slot_table(slots[:limit])
+
+
+def earliest_candidates(
+    need: Need,
+    *,
+    now: dt.datetime,
+    after: tuple[dt.datetime, int],
+    until: dt.datetime | None,
+    skip_clinician_ids: Iterable[int],
+    per_clinician: int,
+) -> SlotTable:
+    """The first `per_clinician` candidate times of each clinician after `after` (and before
+    `until`), leaving out `skip_clinician_ids`: within one clinician a later time never costs
+    less, so these are all a match needs to see of the rest."""
+    earliest = now + dt.timedelta(hours=need.min_notice_hours)
+    slots = _candidate_slots(need, earliest=earliest).filter(
+        Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1])
+    )
+    if until is not None:
+        slots = slots.filter(starts_at__lt=until)
+    skip = list(skip_clinician_ids)
+    if skip:
+        slots = slots.exclude(among("clinician_id", skip))
+    ranked = slots.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("clinician_id")],
+            order_by=[F("starts_at").asc(), F("pk").asc()],
+        )
+    ).filter(rank__lte=per_clinician)
+    return slot_table(ranked.order_by("starts_at", "pk"))
 
 
 def clinician_candidate_slots(need: Need, clinician_id: int, *, now: dt.datetime) -> SlotTable:
     """Every candidate time of one clinician (the episode's earlier one, for continuity)."""
     earliest = now + dt.timedelta(hours=need.min_notice_hours)
-    slots = _candidate_slots(need, earliest=earliest).filter(clinician_id=clinician_id)
-    return SlotTable.from_rows(slots.values_list("pk", "clinician_id", "starts_at", "ends_at"))
+    return slot_table(_candidate_slots(need, earliest=earliest).filter(clinician_id=clinician_id))
 
 
 def clinician_profiles(
@@ -223,19 +356,18 @@ def clinician_profiles(
     ids = [row[0] for row in rows]
     links = _links(ids)
     fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
-    booked = Appointment.objects.filter(
-        clinician_id__in=ids,
-        status__in=HELD,
-        slot__starts_at__gte=min(start, now),
-        slot__starts_at__lt=max(end, fairness_end),
-    ).values_list("clinician_id", "slot__starts_at", "status")
+    booked = (
+        Appointment.objects.filter(
+            clinician_id__in=ids,
+            status__in=HELD,
+            slot__starts_at__gte=min(start, now),
+            slot__starts_at__lt=max(end, fairness_end),
+        )
+        .annotate(starts_at_s=EpochSeconds("slot__starts_at"))
+        .values_list("clinician_id", "starts_at_s", "status")
+    )
     zone_of = {row[0]: row[7] for row in rows}
-    by_week: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
-    upcoming: dict[int, int] = defaultdict(int)
-    for clinician_id, starts_at, status in booked:
-        by_week[clinician_id][week_start_on(starts_at, zone_of[clinician_id])] += 1
-        if status in LIVE and now <= starts_at < fairness_end:
-            upcoming[clinician_id] += 1
+    by_week, upcoming = _held_by_week(list(booked), zone_of, now=now, fairness_end=fairness_end)
     profiles = {}
     for pk, is_active, gender, specialty, phone, video, capacity, time_zone in rows:
         profiles[pk] = ClinicianProfile(
@@ -254,6 +386,31 @@ def clinician_profiles(
             upcoming_load=upcoming.get(pk, 0),
         )
     return profiles
+
+
+def _held_by_week(
+    booked: list[tuple[int, int, str]], zone_of: dict[int, str], *, now, fairness_end
+) -> tuple[dict[int, dict[dt.date, int]], dict[int, int]]:
+    """Held sessions per clinician and week (Monday in their zone), and live ones per
+    clinician in the fairness window, from (clinician id, start in epoch seconds, status)."""
+    by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
+    upcoming: dict[int, int] = defaultdict(int)
+    if not booked:
+        return by_week, upcoming
+    clinician = np.fromiter((b[0] for b in booked), np.int64, len(booked))
+    starts = np.fromiter((b[1] for b in booked), np.int64, len(booked))
+    is_live = np.fromiter((b[2] in LIVE for b in booked), bool, len(booked))
+    zones = np.array([zone_of[int(c)] for c in clinician])
+    in_window = is_live & (starts >= now.timestamp()) & (starts < fairness_end.timestamp())
+    ids, counts = np.unique(clinician[in_window], return_counts=True)
+    upcoming.update(zip(ids.tolist(), counts.tolist(), strict=True))
+    for zone in np.unique(zones):
+        rows = np.nonzero(zones == zone)[0]
+        mondays, index = week_starts(str(zone), starts[rows])
+        pairs, counts = np.unique(np.stack([clinician[rows], index]), axis=1, return_counts=True)
+        for (clinician_id, week), count in zip(pairs.T.tolist(), counts.tolist(), strict=True):
+            by_week[clinician_id][mondays[week]] = count
+    return by_week, upcoming
 
 
 def _links(ids: list[int]) -> dict[str, dict[int, list[int]]]:
@@ -293,9 +450,7 @@ def explanation_inputs(
     slots = Slot.objects.filter(
         _is_open(), is_offered=True, starts_at__gte=now, clinician__in=clinicians
     )
-    table = SlotTable.from_rows(
-        slots.values_list("pk", "clinician_id", "starts_at", "ends_at").order_by("starts_at", "pk")
-    )
+    table = slot_table(slots.order_by("starts_at", "pk"))
     start, end = profile_span(table, now)
     return clinician_profiles(clinicians, now=now, start=start, end=end, weights=weights), table
 
@@ -310,10 +465,11 @@ def batch_inputs(
     programs = {n.program_id for n in needs}
     clinicians = Clinician.objects.filter(is_active=True, programs__in=programs).distinct()
     earliest = now + dt.timedelta(hours=min((n.min_notice_hours for n in needs), default=0))
-    slots = Slot.objects.filter(
-        _is_open(), is_offered=True, starts_at__gte=earliest, clinician__in=clinicians
-    ).values_list("pk", "clinician_id", "starts_at", "ends_at")
-    table = SlotTable.from_rows(slots)
+    table = slot_table(
+        Slot.objects.filter(
+            _is_open(), is_offered=True, starts_at__gte=earliest, clinician__in=clinicians
+        )
+    )
     start, end = profile_span(table, now)
     profiles = clinician_profiles(clinicians, now=now, start=start, end=end, weights=weights)
     return needs, list(profiles.values()), table
@@ -393,6 +549,13 @@ def assignment_breaches(
 
 
 def referrals_for_matching(ids: Iterable[int]) -> list[Referral]:
-    """The referrals, with their program, in the order asked."""
-    found = Referral.objects.select_related("program").in_bulk(list(ids))
+    """The referrals, with their program and what matching reads of them, in the order
+    asked."""
+    ids = list(ids)
+    found = {
+        referral.pk: referral
+        for referral in Referral.objects.select_related("program", "episode")
+        .only(*REFERRAL_MATCH_FIELDS)
+        .filter(among("pk", ids))
+    }
     return [found[pk] for pk in ids if pk in found]

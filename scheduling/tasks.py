@@ -58,13 +58,16 @@ def proposals_expire() -> None:
 def match_sweep() -> None:
     """Re-queue referrals left behind: NEW ones whose match never ran (broker lost, worker
     killed), UNMATCHED ones due for another try, PROPOSED ones whose proposal vanished. A few
-    are matched one by one; more than MATCH_BATCH_MIN_SIZE go to one batch. Idempotent."""
+    are matched one by one; more than MATCH_BATCH_MIN_SIZE go to one batch. First the
+    clinician-week counts are recounted, so a change that bypassed them heals. Idempotent."""
     from referrals.models import Referral
     from referrals.workflow import referral_transition
 
     from .selectors import proposed_referral_ids_without_live_session, referral_ids_due_for_matching
+    from .services.load import clinician_weeks_recount
 
     now = timezone.now()
+    clinician_weeks_recount(now=now)
     for referral_id in proposed_referral_ids_without_live_session():
         with transaction.atomic():
             referral = Referral.objects.select_for_update().get(pk=referral_id)

@@ -41,13 +41,20 @@ def appointment_transition(
 ) -> AppointmentEvent:
     """Move the appointment to `to_status`, save it and record the event.
 
-    The caller holds the transaction and a row lock on the appointment.
+    The caller holds the transaction and a row lock on the appointment. A session that stops
+    holding its slot (declined, expired, cancelled) is taken off its clinician week's count.
     Raises referrals.workflow.IllegalTransition for a change the machine does not allow.
     """
+    # Imported here: the services package imports this module.
+    from .services.load import HELD_STATUSES, clinician_weeks_adjust
+
     from_status = appointment.status
     check_transition(APPOINTMENT_TRANSITIONS, "Appointment", from_status, to_status)
     appointment.status = to_status
     appointment.save(update_fields=["status", "updated_at"])
+    was_held, is_held = from_status in HELD_STATUSES, to_status in HELD_STATUSES
+    if was_held != is_held:
+        clinician_weeks_adjust(slot_ids=[appointment.slot_id], delta=1 if is_held else -1)
     return AppointmentEvent.objects.create(
         appointment=appointment,
         from_status=from_status,

@@ -10,6 +10,7 @@ from django.urls import reverse
 from referrals.models import ReferralEvent, TriageAssessment
 from referrals.workflow import referral_transition
 from scheduling.models import AppointmentEvent, Slot
+from scheduling.services.load import clinician_weeks_recount
 from scheduling.workflow import appointment_transition
 from tests.referrals.factories import FacilityFactory, ReferralFactory
 from tests.scheduling.factories import (
@@ -34,6 +35,7 @@ def one_of_everything():
     FacilityFactory()
     TimeOffFactory(clinician=appointment.clinician)
     AvailabilityRuleFactory(clinician=appointment.clinician)
+    clinician_weeks_recount()  # the factory's session, counted in its clinician's week
     return appointment
 
 

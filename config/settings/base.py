@@ -480,6 +480,9 @@ MATCH_RESPOND_BEFORE_START_HOURS = env.int("MATCH_RESPOND_BEFORE_START_HOURS", d
 # can beat the best found (or after MATCH_CANDIDATE_MAX_PAGES pages).
 MATCH_CANDIDATE_PAGE_SIZE = env.int("MATCH_CANDIDATE_PAGE_SIZE", default=200)
 MATCH_CANDIDATE_MAX_PAGES = env.int("MATCH_CANDIDATE_MAX_PAGES", default=5)
+# Past the first page a match reads only each clinician's first few times (later ones never
+# cost less); this many per clinician, doubled for one whose times were all infeasible.
+MATCH_CANDIDATES_PER_CLINICIAN = env.int("MATCH_CANDIDATES_PER_CLINICIAN", default=3)
 # The sweeper re-queues a NEW referral whose match was asked for this long ago without result
 # (broker lost, worker killed), and retries UNMATCHED ones at these intervals.
 MATCH_STUCK_AFTER_MINUTES = env.int("MATCH_STUCK_AFTER_MINUTES", default=15)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -29,6 +30,8 @@ from ..matching import (
     cheapest_possible_beyond,
     emptied_by,
     epoch,
+    feasible_clinicians,
+    latest_start_to_beat,
     match_single,
     week_start_on,
 )
@@ -39,18 +42,23 @@ from ..selectors import (
     LIVE,
     MATCHABLE,
     History,
+    among,
     batch_inputs,
     candidate_page,
     clinician_candidate_slots,
     clinician_profiles,
+    earliest_candidates,
     explanation_inputs,
     matching_weights,
     need_of,
     profile_span,
     referral_histories,
     referrals_for_matching,
+    referrals_locked_for_matching,
 )
 from ..workflow import appointment_transition
+from .bulk import rows_insert
+from .load import clinician_weeks_adjust
 
 logger = logging.getLogger(__name__)
 A = Appointment.Status
@@ -117,6 +125,7 @@ def _create_proposal(
             )
     except IntegrityError as error:
         raise SlotUnavailable(f"slot {slot.pk} is held by another session") from error
+    clinician_weeks_adjust(slot_ids=[slot.pk], delta=1)
     AppointmentEvent.objects.create(
         appointment=appointment,
         to_status=A.PROPOSED,
@@ -195,31 +204,82 @@ def _explanation(proposal: Proposal, *, mode: str, considered: int, session: int
 
 
 def _options(need: Need, *, now: dt.datetime, skipped: set[int]) -> MatchResult:
-    """Candidates earliest first, page by page, until no later time can beat the best."""
+    """The best options, reading as little as exactness allows:
+
+    1. the first page of candidates, earliest first (and every time of the episode's
+       earlier clinician, for continuity); enough when it holds every candidate or nothing
+       later can beat its best;
+    2. otherwise, of each clinician with no feasible time yet, their first few candidate
+       times after the page and before the latest start that could still beat the best (a
+       clinician's later times never cost less than their earlier ones); read again, more
+       of each, only for a clinician whose times read so far were all infeasible.
+    """
     weights = matching_weights()
-    size, pages = settings.MATCH_CANDIDATE_PAGE_SIZE, settings.MATCH_CANDIDATE_MAX_PAGES
+    size, now_s = settings.MATCH_CANDIDATE_PAGE_SIZE, epoch(now)
     earlier = (
         clinician_candidate_slots(need, need.previous_clinician_id, now=now)
         if need.previous_clinician_id
         else SlotTable.from_rows([])
     )
-    seen, after, result = SlotTable.from_rows([]), None, None
-    for _page in range(pages):
-        page = candidate_page(need, now=now, after=after, limit=size)
-        seen = seen.concat(page)
-        pool = seen.concat(earlier)
-        pool = pool.take([i for i, s in enumerate(pool.slot_ids.tolist()) if s not in skipped])
-        start, end = profile_span(pool, now)
-        ids = set(pool.clinician_ids.tolist())
-        profiles = clinician_profiles(ids, now=now, start=start, end=end, weights=weights)
-        result = match_single(need, profiles, pool, now=now, weights=weights)
-        if len(page) < size:
-            return result
-        after = (page.starts_at_datetime(len(page) - 1), int(page.slot_ids[-1]))
-        bound = cheapest_possible_beyond(need, epoch(after[0]), now_s=epoch(now), weights=weights)
-        if result.best is not None and result.best.cost.total <= bound:
-            return result
+    page = candidate_page(need, now=now, after=None, limit=size)
+    pool = _Pool(SlotTable.from_rows([]), {})
+    pool.add(page.concat(earlier), skipped, now=now, weights=weights)
+    result = match_single(need, pool.profiles, pool.slots, now=now, weights=weights)
+    if len(page) < size:
+        return result
+    after = (page.starts_at_datetime(len(page) - 1), int(page.slot_ids[-1]))
+    best = result.best.cost.total if result.best else None
+    if best is not None and best <= cheapest_possible_beyond(
+        need, epoch(after[0]), now_s=now_s, weights=weights
+    ):
+        return result
+    until_s = (
+        latest_start_to_beat(need, best, now_s=now_s, weights=weights) if best is not None else None
+    )
+    per_clinician = settings.MATCH_CANDIDATES_PER_CLINICIAN
+    for _read in range(settings.MATCH_CANDIDATE_MAX_PAGES - 1):
+        rest = earliest_candidates(
+            need,
+            now=now,
+            after=after,
+            until=None if until_s is None else dt.datetime.fromtimestamp(until_s, dt.UTC),
+            skip_clinician_ids=feasible_clinicians(need, pool.profiles, pool.slots, now=now),
+            per_clinician=per_clinician,
+        )
+        pool.add(rest, skipped, now=now, weights=weights)
+        result = match_single(need, pool.profiles, pool.slots, now=now, weights=weights)
+        ids, counts = np.unique(rest.clinician_ids, return_counts=True)
+        unsettled = set(ids[counts >= per_clinician].tolist()) - feasible_clinicians(
+            need, pool.profiles, pool.slots, now=now
+        )
+        if not unsettled:
+            break
+        per_clinician *= 2
     return result
+
+
+@dataclass
+class _Pool:
+    """What a single match has read: candidate times and their clinicians' profiles, with
+    the span of weeks the profiles counted."""
+
+    slots: SlotTable
+    profiles: dict
+    span: tuple[dt.datetime, dt.datetime] | None = None
+
+    def add(self, slots: SlotTable, skipped: set[int], *, now: dt.datetime, weights) -> None:
+        """Add times (less the skipped ones) and read the profiles still missing: all of them
+        again when the times now reach weeks the profiles were not counted for."""
+        pool = self.slots.concat(slots)
+        self.slots = pool.take(np.nonzero(~np.isin(pool.slot_ids, list(skipped)))[0])
+        start, end = profile_span(self.slots, now)
+        if self.span is None or start < self.span[0] or end > self.span[1]:
+            self.span, self.profiles = (start, end), {}
+        missing = set(self.slots.clinician_ids.tolist()) - set(self.profiles)
+        if missing:
+            self.profiles |= clinician_profiles(
+                missing, now=now, start=self.span[0], end=self.span[1], weights=weights
+            )
 
 
 def _lock_free_slot(proposal: Proposal) -> Slot | None:
@@ -287,12 +347,7 @@ def referral_match(
     status) is left alone. Sends nothing.
     """
     now = now or timezone.now()
-    referral = (
-        Referral.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("program", "episode")
-        .filter(pk=referral_id)
-        .first()
-    )
+    referral = referrals_locked_for_matching(pk=referral_id).first()
     if referral is None:
         return MatchOutcome(referral_id, detail="locked by another worker or gone")
     if referral.status not in MATCHABLE:
@@ -466,15 +521,14 @@ def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
     wanted = {p.referral_id for p in plan.proposals} | {u.referral_id for u in plan.unmatched}
     referrals = {
         r.pk: r
-        for r in Referral.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("program", "episode")
-        .filter(pk__in=wanted, status__in=MATCHABLE)
-        .exclude(appointments__status__in=LIVE)
+        for r in referrals_locked_for_matching(among("pk", wanted), status__in=MATCHABLE).exclude(
+            appointments__status__in=LIVE
+        )
     }
     proposals = [p for p in plan.proposals if p.referral_id in referrals]
     free = set(
         Slot.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=[p.slot_id for p in proposals], is_offered=True)
+        .filter(among("pk", [p.slot_id for p in proposals]), is_offered=True)
         .exclude(appointments__status__in=LIVE)
         .values_list("pk", flat=True)
     )
@@ -511,38 +565,43 @@ def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
 
 
 def _write_proposals(proposals, referrals, histories, *, now) -> list[int]:
+    """The appointments, their first events, the referrals moved to PROPOSED and the
+    clinician weeks counted: a few statements however many proposals."""
     offers_phone = dict(
         Clinician.objects.filter(pk__in={p.clinician_id for p in proposals}).values_list(
             "pk", "offers_phone"
         )
     )
-    appointments = [
-        Appointment(
-            referral_id=p.referral_id,
-            slot_id=p.slot_id,
-            clinician_id=p.clinician_id,
-            session_number=histories[p.referral_id].sessions_held + 1,
-            modality=_session_type(referrals[p.referral_id], offers_phone[p.clinician_id]),
-            match_explanation=_explanation(
-                p, mode="batch", considered=0, session=histories[p.referral_id].sessions_held + 1
-            ),
-            expires_at=_expires_at(p.starts_at, now),
+    rows = []
+    for p in proposals:
+        session = histories[p.referral_id].sessions_held + 1
+        explanation = _explanation(p, mode="batch", considered=0, session=session)
+        modality = _session_type(referrals[p.referral_id], offers_phone[p.clinician_id])
+        expires_at = _expires_at(p.starts_at, now)
+        rows.append(
+            (p.referral_id, p.slot_id, p.clinician_id, session, modality, explanation, expires_at)
         )
-        for p in proposals
-    ]
-    Appointment.objects.bulk_create(appointments, batch_size=2000)
-    AppointmentEvent.objects.bulk_create(
-        [
-            AppointmentEvent(
-                appointment=a, to_status=A.PROPOSED, actor_label="system", reason="batch match"
-            )
-            for a in appointments
-        ],
-        batch_size=2000,
+    fields = (
+        "referral_id",
+        "slot_id",
+        "clinician_id",
+        "session_number",
+        "modality",
+        "match_explanation",
+        "expires_at",
     )
-    _bulk_transition([referrals[p.referral_id] for p in proposals], R.PROPOSED, "batch match")
-    Referral.objects.filter(pk__in=[p.referral_id for p in proposals]).update(unmatched_reason="")
-    return [a.pk for a in appointments]
+    ids = rows_insert(Appointment, fields, rows, with_ids=True)
+    rows_insert(
+        AppointmentEvent,
+        ("appointment_id", "from_status", "to_status", "actor_label", "reason"),
+        [(pk, "", A.PROPOSED, "system", "batch match") for pk in ids],
+        with_ids=False,
+    )
+    clinician_weeks_adjust(slot_ids=[p.slot_id for p in proposals], delta=1)
+    _bulk_transition(
+        [referrals[p.referral_id] for p in proposals], R.PROPOSED, "batch match", now=now
+    )
+    return ids
 
 
 def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int]:
@@ -550,7 +609,7 @@ def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int
     for item in unmatched:
         by_reason[item.reason[:200]].append(item.referral_id)
     for reason, ids in by_reason.items():
-        Referral.objects.filter(pk__in=ids).update(
+        Referral.objects.filter(among("pk", ids)).update(
             unmatched_reason=reason, match_requested_at=now, updated_at=now
         )
     newly = [
@@ -559,29 +618,33 @@ def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int
     reasons = {u.referral_id: u.reason[:200] for u in unmatched}
     for referral in newly:
         referral.unmatched_reason = reasons[referral.pk]
-    _bulk_transition(newly, R.UNMATCHED, "no feasible time in the batch")
+    _bulk_transition(newly, R.UNMATCHED, "no feasible time in the batch", now=now)
     return [r.pk for r in newly]
 
 
-def _bulk_transition(referrals: list[Referral], to_status: str, reason: str) -> None:
-    """referral_transition for many referrals in a few queries."""
+def _bulk_transition(referrals: list[Referral], to_status: str, reason: str, *, now) -> None:
+    """referral_transition for many referrals: their events, and one UPDATE (which also
+    clears the unmatched reason of referrals now proposed)."""
     for referral in referrals:
         check_transition(REFERRAL_TRANSITIONS, "Referral", referral.status, to_status)
-    ReferralEvent.objects.bulk_create(
+    rows_insert(
+        ReferralEvent,
+        ("referral_id", "from_status", "to_status", "actor_label", "reason"),
         [
-            ReferralEvent(
-                referral=r,
-                from_status=r.status,
-                to_status=to_status,
-                actor_label="system",
-                reason=(r.unmatched_reason if to_status == R.UNMATCHED else reason)[:500],
+            (
+                r.pk,
+                r.status,
+                to_status,
+                "system",
+                (r.unmatched_reason if to_status == R.UNMATCHED else reason)[:500],
             )
             for r in referrals
         ],
-        batch_size=2000,
+        with_ids=False,
     )
-    Referral.objects.filter(pk__in=[r.pk for r in referrals]).update(
-        status=to_status, updated_at=timezone.now()
-    )
+    changes = {"status": to_status, "updated_at": timezone.now()}
+    if to_status == R.PROPOSED:
+        changes["unmatched_reason"] = ""
+    Referral.objects.filter(among("pk", [r.pk for r in referrals])).update(**changes)
     for referral in referrals:
         referral.status = to_status

@@ -40,6 +40,7 @@ from scheduling.models import (
     TimeOff,
 )
 from scheduling.services import slots_materialise
+from scheduling.services.load import clinician_weeks_adjust
 from scheduling.workflow import appointment_transition
 from staff.demo import demo_staff_prepare
 
@@ -448,6 +449,7 @@ def _propose(referral: Referral, clinician: Clinician) -> Appointment:
     AppointmentEvent.objects.create(
         appointment=appointment, to_status=appointment.status, actor_label="system"
     )
+    clinician_weeks_adjust(slot_ids=[slot.pk], delta=1)
     return appointment
 
 

@@ -1,0 +1,123 @@
+"""The sessions each clinician week holds (ClinicianWeek), kept in step with appointments.
+
+A single match filters out full weeks in SQL with these counts; capacity itself is checked
+against the appointments, so a count that drifted can only hide a week from a match until the
+sweeper recounts it, never overfill one.
+"""
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..matching import week_start_on
+from ..models import Appointment, ClinicianWeek, Slot
+from ..selectors import among
+
+A = Appointment.Status
+# Sessions that used or hold an hour of the clinician's week (see docs/matching.md).
+HELD_STATUSES = frozenset((A.PROPOSED, A.TENTATIVE, A.ACCEPTED, A.COMPLETED, A.NO_SHOW))
+UPSERT_ROWS = 500  # rows per INSERT … ON CONFLICT statement
+
+WeekKey = tuple[int, dt.date]
+
+
+def _week_bounds(monday: dt.date, time_zone: str) -> tuple[dt.datetime, dt.datetime]:
+    zone = ZoneInfo(time_zone)
+    starts_at = dt.datetime.combine(monday, dt.time(), zone).astimezone(dt.UTC)
+    ends_at = dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone)
+    return starts_at, ends_at.astimezone(dt.UTC)
+
+
+def _weeks_of(rows: Iterable[tuple[int, dt.datetime, str]]) -> tuple[Counter, dict[int, str]]:
+    """(clinician id, slot start, clinician zone) rows → sessions per clinician week."""
+    counts: Counter[WeekKey] = Counter()
+    zones: dict[int, str] = {}
+    for clinician_id, starts_at, time_zone in rows:
+        counts[(clinician_id, week_start_on(starts_at, time_zone))] += 1
+        zones[clinician_id] = time_zone
+    return counts, zones
+
+
+def _upsert(changes: Counter, zones: dict[int, str], *, is_increment: bool) -> None:
+    """Add each change to its week's count (or set it), creating missing weeks: one
+    INSERT … ON CONFLICT per UPSERT_ROWS weeks, the same SQL on PostgreSQL and SQLite."""
+    table = connection.ops.quote_name(ClinicianWeek._meta.db_table)
+    held = f"{table}.held + excluded.held" if is_increment else "excluded.held"
+    items = sorted(changes.items())  # one lock order for every writer
+    for first in range(0, len(items), UPSERT_ROWS):
+        chunk = items[first : first + UPSERT_ROWS]
+        params: list = []
+        for (clinician_id, monday), count in chunk:
+            starts_at, ends_at = _week_bounds(monday, zones[clinician_id])
+            params += [clinician_id, monday, starts_at, ends_at, count]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (clinician_id, week_start_on, starts_at, ends_at, held) "
+                f"VALUES {values} ON CONFLICT (clinician_id, week_start_on) "
+                f"DO UPDATE SET held = {held}",
+                params,
+            )
+
+
+@transaction.atomic(savepoint=False)
+def clinician_weeks_adjust(*, slot_ids: Iterable[int], delta: int) -> None:
+    """Add `delta` sessions to the week of each slot (its clinician's week, in their zone):
+    +1 when an appointment starts holding a slot, -1 when it stops (declined, expired,
+    cancelled), -1 and +1 when a session moves to another slot.
+
+    Call it in the transaction that makes the change; appointment_transition calls it for
+    every status change, so callers add it only where they create an appointment or change
+    its slot. Writes only ClinicianWeek rows, in one statement per few hundred weeks.
+    """
+    slot_ids = list(slot_ids)
+    if not slot_ids or delta == 0:
+        return
+    per_slot = Counter(slot_ids)
+    slot_rows = {
+        pk: row
+        for pk, *row in Slot.objects.filter(among("pk", per_slot)).values_list(
+            "pk", "clinician_id", "starts_at", "clinician__time_zone"
+        )
+    }
+    counts: Counter[WeekKey] = Counter()
+    zones: dict[int, str] = {}
+    for pk, times in per_slot.items():
+        clinician_id, starts_at, time_zone = slot_rows[pk]
+        counts[(clinician_id, week_start_on(starts_at, time_zone))] += delta * times
+        zones[clinician_id] = time_zone
+    _upsert(counts, zones, is_increment=True)
+
+
+@transaction.atomic
+def clinician_weeks_recount(
+    *, clinician_ids: Iterable[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Count again, from the appointments, the sessions of every week from this one on (of
+    the given clinicians, or of all), and store the counts. The sweeper runs it so a change
+    that bypassed clinician_weeks_adjust heals by itself. Idempotent; returns the weeks
+    written."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=8)
+    appointments = Appointment.objects.filter(
+        status__in=HELD_STATUSES, slot__starts_at__gte=since
+    ).values_list("clinician_id", "slot__starts_at", "clinician__time_zone")
+    weeks = ClinicianWeek.objects.filter(ends_at__gt=since)
+    if clinician_ids is not None:
+        clinician_ids = list(clinician_ids)
+        appointments = appointments.filter(clinician_id__in=clinician_ids)
+        weeks = weeks.filter(clinician_id__in=clinician_ids)
+    counts, zones = _weeks_of(appointments)
+    stale = weeks.exclude(held=0).values_list(
+        "clinician_id", "week_start_on", "clinician__time_zone"
+    )
+    for clinician_id, monday, time_zone in stale:
+        counts.setdefault((clinician_id, monday), 0)
+        zones.setdefault(clinician_id, time_zone)
+    counts = Counter({key: held for key, held in counts.items() if key[1] >= since.date()})
+    _upsert(counts, zones, is_increment=False)
+    return len(counts)
