@@ -13,11 +13,16 @@ ALWAYS_COUNTED = frozenset({"completed", "accepted"})
 COUNTED_WHEN_LATE_CANCELLATION_USES_SESSION = frozenset({"late_cancelled", "no_show"})
 
 
+def counted_statuses(*, late_cancellation_uses_session: bool) -> frozenset[str]:
+    """The appointment statuses that use one of the episode's sessions under this setting."""
+    if late_cancellation_uses_session:
+        return ALWAYS_COUNTED | COUNTED_WHEN_LATE_CANCELLATION_USES_SESSION
+    return ALWAYS_COUNTED
+
+
 def sessions_used(statuses: Iterable[str], *, late_cancellation_uses_session: bool) -> int:
     """How many of the episode's appointments, given by status, count against its limit."""
-    counted = ALWAYS_COUNTED
-    if late_cancellation_uses_session:
-        counted = counted | COUNTED_WHEN_LATE_CANCELLATION_USES_SESSION
+    counted = counted_statuses(late_cancellation_uses_session=late_cancellation_uses_session)
     return sum(1 for status in statuses if status in counted)
 
 

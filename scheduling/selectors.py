@@ -28,6 +28,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from referrals.limits import counted_statuses
 from referrals.models import Referral
 from referrals.windows import WINDOW_KEYS
 
@@ -48,8 +49,6 @@ LIVE = tuple(str(s) for s in Appointment.LIVE_STATUSES)
 # Sessions that used or hold an hour of the clinician's week: a week's capacity counts these,
 # so a session already held on Monday still counts on Thursday.
 HELD = (*LIVE, A.COMPLETED, A.NO_SHOW)
-# Sessions that count towards an episode's session number and limit.
-SESSION_STATUSES = (*LIVE, A.COMPLETED, A.NO_SHOW)
 # An earlier clinician, for continuity: one the person actually met or is booked with.
 CONTINUITY_STATUSES = (A.ACCEPTED, A.COMPLETED, A.NO_SHOW)
 ASKED_STATUSES = (A.DECLINED, A.EXPIRED)
@@ -172,13 +171,16 @@ def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
 
 
 def _fold(history: History, referral: Referral, rows: list[tuple[int, int, str]]) -> None:
-    late_counts = referral.program.late_cancellation_uses_session
+    # A live proposal takes a session number; what else uses a session is the limits' rule.
+    held = set(LIVE) | counted_statuses(
+        late_cancellation_uses_session=referral.program.late_cancellation_uses_session
+    )
     for referral_id, clinician_id, status in rows:
         if referral_id == referral.pk and status in ASKED_STATUSES:
             history.asked_clinician_ids.add(clinician_id)
         if referral_id == referral.pk and status in LIVE:
             history.has_live_proposal = True
-        if status in SESSION_STATUSES or (late_counts and status == A.LATE_CANCELLED):
+        if status in held:
             history.sessions_held += 1
         if status in CONTINUITY_STATUSES:
             history.previous_clinician_id = clinician_id

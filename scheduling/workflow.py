@@ -84,7 +84,12 @@ def appointment_move(
         raise IllegalTransition("Appointment", appointment.status, appointment.status)
     if slot.clinician_id != appointment.clinician_id:
         raise ValueError("an appointment moves only to a slot of its own clinician")
+    from .services.load import HELD_STATUSES, clinician_weeks_adjust
+
     moved = f"moved from {_utc(appointment.slot.starts_at)} to {_utc(slot.starts_at)} UTC"
+    if appointment.status in HELD_STATUSES:
+        clinician_weeks_adjust(slot_ids=[appointment.slot_id], delta=-1)
+        clinician_weeks_adjust(slot_ids=[slot.pk], delta=1)
     appointment.slot = slot
     appointment.save(update_fields=["slot", "updated_at"])
     return AppointmentEvent.objects.create(

@@ -21,7 +21,7 @@ from scheduling.services import (
     referrals_propose_batch,
 )
 from scheduling.services.load import clinician_weeks_adjust, clinician_weeks_recount
-from scheduling.workflow import appointment_transition
+from scheduling.workflow import appointment_move, appointment_transition
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, ClinicianFactory, SlotFactory
 
@@ -201,3 +201,15 @@ def test_full_early_weeks_cost_a_match_no_more_queries(settings):
     # Room for every free week's time, not for the times of the full weeks as well.
     settings.MATCH_CANDIDATE_PAGE_SIZE = 13
     assert _queries_when_early_weeks_are_full(2) == _queries_when_early_weeks_are_full(12)
+
+
+def test_moving_a_session_to_another_week_moves_its_count():
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    this_week, next_week = slots_for(clinician, 40, 40 + 7 * 24)
+    referral = ReferralFactory(program=program)
+    referral_match(referral_id=referral.pk)
+    appointment = Appointment.objects.get(referral=referral)
+    assert appointment.slot == this_week
+    appointment_move(appointment, next_week, actor_label="coordinator")
+    assert held(clinician) == {monday_of(next_week.starts_at): 1}
