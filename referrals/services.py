@@ -108,14 +108,19 @@ def referral_submit(
 
 @transaction.atomic
 def referral_limit_override(
-    *, referral_id: int, actor: AbstractBaseUser, reason: str, extra_sessions: int = 1
+    *,
+    referral_id: int,
+    actor: AbstractBaseUser,
+    reason: str,
+    extra_sessions: int = 1,
+    new_limit: int | None = None,
 ) -> Referral:
-    """Let a referral's episode go past its session limit, for a written reason.
+    """Change a referral's episode's session limit, for a written reason.
 
-    Raises the episode's limit to the sessions used plus `extra_sessions`, records who did it and
-    why, and releases the referral if it was held over the limit (HELD → NEW, ready to match).
-    The reason is kept on the episode and in the referral's history. The caller queues matching
-    when the returned referral is NEW. Calling it again raises the limit again.
+    The limit becomes `new_limit` if given, else the sessions used plus `extra_sessions`. Records
+    who did it and why, and releases the referral if it was held over the limit and now has a
+    session left (HELD → NEW, ready to match). The reason is kept on the episode and in the
+    referral's history. The caller queues matching when the returned referral is NEW.
     """
     reason = reason.strip()
     if not reason:
@@ -127,12 +132,18 @@ def referral_limit_override(
         raise ValueError("this referral has no episode")
     episode = Episode.objects.select_for_update().get(pk=referral.episode_id)
     used = _sessions_used(episode, referral.program)
-    episode.session_limit = max(episode.session_limit, used + extra_sessions)
+    if new_limit is not None and new_limit < 1:
+        raise ValueError("a session limit is at least 1")
+    episode.session_limit = (
+        new_limit if new_limit is not None else max(episode.session_limit, used + extra_sessions)
+    )
     episode.limit_override_reason = reason
     episode.limit_overridden_by = actor
     episode.save(update_fields=["session_limit", "limit_override_reason", "limit_overridden_by"])
-    note = f"Session limit raised to {episode.session_limit}: {reason}"
-    if referral.status == R.HELD:
+    note = f"Session limit set to {episode.session_limit}: {reason}"
+    if referral.status == R.HELD and not limits.is_over_limit(
+        used=used, limit=episode.session_limit
+    ):
         referral.hold_reason = ""
         referral.match_requested_at = timezone.now()
         referral.save(update_fields=["hold_reason", "match_requested_at", "updated_at"])

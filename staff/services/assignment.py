@@ -15,6 +15,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from referrals.limits import counted_statuses
 from referrals.models import Referral
 from referrals.windows import is_within_windows
 from scheduling.models import Appointment, Clinician, Slot
@@ -157,9 +158,10 @@ def assignment_checker(
 def sessions_counted(referral: Referral, *, excluding_ids: frozenset[int] = frozenset()) -> int:
     """Sessions of the referral's episode that count against its limit: held or live, and late
     cancellations where the program counts them."""
-    statuses = [*LOAD_STATUSES]
-    if referral.program.late_cancellation_uses_session:
-        statuses.append(A.LATE_CANCELLED)
+    # The same rule as the matcher's: live sessions, and what the session limit counts.
+    statuses = set(Appointment.LIVE_STATUSES) | counted_statuses(
+        late_cancellation_uses_session=referral.program.late_cancellation_uses_session
+    )
     scope = (
         {"referral__episode_id": referral.episode_id}
         if referral.episode_id

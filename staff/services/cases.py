@@ -20,6 +20,7 @@ from notifications.services import (
     referral_notify,
 )
 from referrals.models import Episode, Referral
+from referrals.services import referral_limit_override
 from referrals.workflow import referral_transition
 from scheduling.models import Appointment, Slot
 from scheduling.services import (
@@ -126,16 +127,18 @@ def episode_limit_override(
     if new_limit == episode.session_limit:
         raise CaseActionError(f"The limit is already {new_limit}.")
     previous = episode.session_limit
-    episode.session_limit = new_limit
-    episode.limit_override_reason = reason
-    episode.limit_overridden_by = actor
-    episode.save(update_fields=["session_limit", "limit_override_reason", "limit_overridden_by"])
+    referral = referral_limit_override(
+        referral_id=referral.pk, actor=actor, reason=reason, new_limit=new_limit
+    )
+    if referral.status == R.NEW:  # it was held over the limit and now has a session left
+        match_referral.delay_on_commit(referral.pk)
     CaseActivity.objects.create(
         referral=referral,
         actor=actor,
         kind=CaseActivity.Kind.LIMIT_OVERRIDDEN,
         text=f"Session limit {previous} → {new_limit}. {reason}",
     )
+    episode.refresh_from_db()
     return episode
 
 

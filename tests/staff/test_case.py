@@ -257,6 +257,26 @@ def test_the_session_limit_blocks_assignment_until_a_coordinator_raises_it(coord
     assert coordinator_client.post(_url("case_assign", referral), post).status_code == 302
 
 
+def test_raising_the_limit_of_a_case_held_over_it_sends_it_to_the_matcher(
+    coordinator_client, django_capture_on_commit_callbacks
+):
+    program = ProgramFactory(session_limit=1)
+    clinician = ClinicianFactory(programs=[program])
+    earlier = ReferralFactory(status="closed", program=program)
+    AppointmentFactory(referral=earlier, status="completed", slot=_slot(clinician, days=-9))
+    held = ReferralFactory(
+        status="held", program=program, episode=earlier.episode, email=earlier.email
+    )
+    _slot(clinician, days=6)
+    with django_capture_on_commit_callbacks(execute=True):
+        coordinator_client.post(
+            _url("case_limit", held), {"new_limit": 2, "reason": "Coordinator agreed one more"}
+        )
+    held.refresh_from_db()
+    assert held.status == "proposed"  # released and matched (tasks run in-process here)
+    assert held.appointments.get().clinician == clinician
+
+
 # Other actions
 
 
