@@ -14,8 +14,7 @@ from django.utils import timezone
 from privacy.models import RetentionRecord
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician
-
-from .services.assignment import LOAD_STATUSES
+from scheduling.selectors import HELD
 
 A = Appointment.Status
 WAITING = (A.PROPOSED, A.TENTATIVE)
@@ -78,7 +77,7 @@ def weekly_load(clinician: Clinician, *, today: dt.date | None = None) -> list[t
     days = (
         Appointment.objects.filter(
             clinician=clinician,
-            status__in=LOAD_STATUSES,
+            status__in=HELD,
             slot__starts_at__gte=starts_at,
             slot__starts_at__lt=ends_at,
         )

@@ -1,28 +1,41 @@
 """Which of the matcher's hard rules a coordinator's chosen clinician and slot would break.
 
-SEAM: the matching work brings its own hard-constraint check for manual assignments; point
-`assignment_checker` at it when it lands. Until then this reads the rules of DESIGN §4 straight
-from the models. Some breaches only need a written reason (the coordinator knows something the
-rules do not); others make the assignment impossible and are marked `is_blocking`.
+The rules are the matcher's own (`scheduling.matching.breached_constraints`), judged on the
+same view of the referral and the clinician the matcher reads, so a coordinator is warned of
+exactly what the matcher would refuse. Most breaches only need a written reason (the
+coordinator knows something the rules do not); those that make the assignment impossible are
+marked `is_blocking`: the time is held, withdrawn or past, the clinician is inactive, or the
+episode has used its sessions.
 """
 
+import dataclasses
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.conf import settings
 from django.utils import timezone
 
 from referrals.limits import counted_statuses
 from referrals.models import Referral
-from referrals.windows import is_within_windows
+from scheduling.matching import (
+    BREACH_LABELS,
+    ClinicianProfile,
+    Constraint,
+    Need,
+    SlotView,
+    breached_constraints,
+    week_start_on,
+)
 from scheduling.models import Appointment, Clinician, Slot
+from scheduling.selectors import (
+    HELD,
+    clinician_profiles,
+    matching_weights,
+    need_of,
+    referral_histories,
+)
 
-A = Appointment.Status
-# Sessions that take up a place in a clinician's week.
-LOAD_STATUSES = (*Appointment.LIVE_STATUSES, A.COMPLETED, A.NO_SHOW)
+BLOCKING_CONSTRAINTS = frozenset({Constraint.INACTIVE, Constraint.NOT_OFFERED, Constraint.TAKEN})
 
 
 @dataclass(frozen=True)
@@ -36,80 +49,36 @@ class Breach:
 class AssignmentChecker:
     """Everything needed to judge any slot of one clinician for one referral, read once."""
 
-    referral: Referral
-    clinician: Clinician
-    program_ids: frozenset[int]
-    district_ids: frozenset[int]
-    facility_ids: frozenset[int]
-    has_declined_before: bool
+    need: Need
+    profile: ClinicianProfile
     taken_slot_ids: frozenset[int]
-    load_by_week: Counter
+    session_limit: int | None
     sessions_after_assignment: int
     now: dt.datetime
 
     def breaches(self, slot: Slot) -> list[Breach]:
-        found = [*self._slot_breaches(slot), *self._clinician_breaches(), *self._fit(slot)]
-        return sorted(found, key=lambda b: (not b.is_blocking, b.code))
-
-    def _slot_breaches(self, slot: Slot) -> list[Breach]:
-        found = []
+        view = SlotView(
+            slot_id=slot.pk,
+            clinician_id=slot.clinician_id,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            is_offered=slot.is_offered,
+            is_open=slot.pk not in self.taken_slot_ids,
+        )
+        found = [
+            Breach(str(constraint), BREACH_LABELS[constraint], constraint in BLOCKING_CONSTRAINTS)
+            for constraint in breached_constraints(self.need, self.profile, view, now=self.now)
+        ]
         if slot.starts_at <= self.now:
             found.append(Breach("slot_past", "This time has already started.", True))
-        if slot.pk in self.taken_slot_ids:
-            found.append(Breach("slot_taken", "Someone else holds this time.", True))
-        if not slot.is_offered:
-            found.append(
-                Breach("slot_withdrawn", "The clinician no longer offers this time.", True)
-            )
-        limit = self.referral.episode.session_limit if self.referral.episode else None
+        limit = self.session_limit
         if limit is not None and self.sessions_after_assignment > limit:
             message = (
                 f"This would be session {self.sessions_after_assignment} of {limit}: "
                 "raise the session limit first."
             )
             found.append(Breach("over_limit", message, True))
-        return found
-
-    def _clinician_breaches(self) -> list[Breach]:
-        referral, found = self.referral, []
-        if not self.clinician.is_active:
-            found.append(Breach("inactive", "This clinician is not taking sessions.", True))
-        if referral.program_id not in self.program_ids:
-            found.append(Breach("program", f"Does not offer {referral.program.short_name}."))
-        own = {referral.workplace_district_id, referral.employer_district_id} - {None}
-        if own & self.district_ids:
-            found.append(Breach("own_district", "Works in the referrer's own district."))
-        if referral.workplace_facility_id and referral.workplace_facility_id in self.facility_ids:
-            found.append(Breach("own_facility", "Works at the referrer's own workplace."))
-        if self.has_declined_before:
-            found.append(Breach("declined_before", "Has already declined this referral."))
-        return found
-
-    def _fit(self, slot: Slot) -> list[Breach]:
-        referral, program, found = self.referral, self.referral.program, []
-        person_zone = ZoneInfo(referral.time_zone)
-        local_start = slot.starts_at.astimezone(person_zone)
-        local_end = slot.ends_at.astimezone(person_zone)
-        if not is_within_windows(local_start, local_end, referral.preferred_windows):
-            found.append(Breach("outside_windows", "Outside the times the referrer asked for."))
-        notice_hours = (
-            program.min_notice_hours
-            if referral.priority == Referral.Priority.ROUTINE
-            else program.priority_min_notice_hours
-        )
-        if slot.starts_at < self.now + dt.timedelta(hours=notice_hours):
-            found.append(Breach("short_notice", f"Less than {notice_hours} hours' notice."))
-        load = self.load_by_week[week_of(slot.starts_at, self.clinician.time_zone)]
-        if load >= self.clinician.weekly_capacity:
-            message = f"Already {load} of {self.clinician.weekly_capacity} sessions that week."
-            found.append(Breach("capacity", message))
-        return found
-
-
-def week_of(moment: dt.datetime, time_zone: str) -> dt.date:
-    """The Monday of the week `moment` falls in, in the clinician's own zone."""
-    local = moment.astimezone(ZoneInfo(time_zone)).date()
-    return local - dt.timedelta(days=local.weekday())
+        return sorted(found, key=lambda b: (not b.is_blocking, b.code))
 
 
 def assignment_checker(
@@ -121,35 +90,33 @@ def assignment_checker(
     count against the clinician's week nor hold their slot.
     """
     now = timezone.now()
-    kept = Appointment.objects.exclude(pk__in=replacing_ids)
-    load = (
-        kept.filter(
-            clinician=clinician,
-            status__in=LOAD_STATUSES,
-            slot__starts_at__gte=now - dt.timedelta(days=7),
-        )
-        .annotate(day=TruncDate("slot__starts_at", tzinfo=ZoneInfo(clinician.time_zone)))
-        .values("day")
-        .annotate(n=Count("pk"))
-    )
-    load_by_week = Counter()
-    for row in load:
-        load_by_week[row["day"] - dt.timedelta(days=row["day"].weekday())] += row["n"]
+    need = need_of(referral, referral_histories([referral])[referral.pk])
+    profile = clinician_profiles(
+        [clinician.pk],
+        now=now,
+        start=now - dt.timedelta(days=7),
+        end=now + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS + 1),
+        weights=matching_weights(),
+    )[clinician.pk]
+    replaced = Appointment.objects.filter(
+        pk__in=replacing_ids, clinician=clinician, status__in=HELD
+    ).values_list("slot__starts_at", flat=True)
+    if replaced:
+        booked = dict(profile.booked_by_week)
+        for starts_at in replaced:
+            week = week_start_on(starts_at, profile.time_zone)
+            booked[week] = max(0, booked.get(week, 0) - 1)
+        profile = dataclasses.replace(profile, booked_by_week=booked)
+    episode = referral.episode
     return AssignmentChecker(
-        referral=referral,
-        clinician=clinician,
-        program_ids=frozenset(clinician.programs.values_list("pk", flat=True)),
-        district_ids=frozenset(clinician.districts.values_list("pk", flat=True)),
-        facility_ids=frozenset(clinician.facilities.values_list("pk", flat=True)),
-        has_declined_before=Appointment.objects.filter(
-            referral=referral, clinician=clinician, status=A.DECLINED
-        ).exists(),
+        need=need,
+        profile=profile,
         taken_slot_ids=frozenset(
-            kept.filter(
-                slot__clinician=clinician, status__in=Appointment.LIVE_STATUSES
-            ).values_list("slot_id", flat=True)
+            Appointment.objects.exclude(pk__in=replacing_ids)
+            .filter(slot__clinician=clinician, status__in=Appointment.LIVE_STATUSES)
+            .values_list("slot_id", flat=True)
         ),
-        load_by_week=load_by_week,
+        session_limit=episode.session_limit if episode else None,
         sessions_after_assignment=sessions_counted(referral, excluding_ids=replacing_ids) + 1,
         now=now,
     )

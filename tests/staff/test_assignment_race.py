@@ -41,5 +41,5 @@ def test_two_coordinators_assigning_the_same_time_at_once_get_one_session_and_on
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(outcomes) == ["Someone else holds this time.", "assigned"]
+    assert sorted(outcomes) == ["The time is already held by another session.", "assigned"]
     assert Appointment.objects.filter(slot=slot).count() == 1

@@ -68,7 +68,9 @@ def test_a_coordinator_signs_in_acknowledges_an_urgent_case_and_assigns_a_clinic
     page.get_by_role("link", name="Assign a clinician yourself").click()
     page.get_by_role("combobox", name="Clinician").select_option(label="Dr Nearby")
     page.get_by_role("button", name="Show their times").click()
-    expect(page.get_by_text("Works in the referrer's own district.")).to_be_visible()
+    expect(
+        page.get_by_text("The clinician works in the referrer's district (conflict of interest).")
+    ).to_be_visible()
     assert_no_axe_violations(page)
     page.get_by_role("radio", name=re.compile("10:00")).check()
     page.get_by_label("Why you are assigning this yourself").fill(

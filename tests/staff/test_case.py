@@ -152,7 +152,7 @@ def test_the_assignment_page_shows_each_rule_a_time_breaks(
     page = coordinator_client.get(
         _url("case_assign", unmatched), {"clinician": same_district_clinician.pk}
     ).content.decode()
-    assert "Works in the referrer&#x27;s own district." in page
+    assert "The clinician works in the referrer&#x27;s district (conflict of interest)." in page
 
 
 def test_assigning_despite_a_breach_needs_a_written_reason(
@@ -162,7 +162,7 @@ def test_assigning_despite_a_breach_needs_a_written_reason(
     post = {
         "clinician": same_district_clinician.pk,
         "slot": slot.pk,
-        f"breaches_{slot.pk}": "own_district",
+        f"breaches_{slot.pk}": "district",
     }
     refused = coordinator_client.post(_url("case_assign", unmatched), {**post, "reason": ""})
     assert refused.status_code == 400
@@ -180,10 +180,27 @@ def test_assigning_despite_a_breach_needs_a_written_reason(
     )
     assert appointment.manual_assignment_reason == "Different hospital; person agreed by phone"
     assert appointment.match_explanation["mode"] == "manual"
-    assert [b["code"] for b in appointment.match_explanation["breaches"]] == ["own_district"]
+    assert [b["code"] for b in appointment.match_explanation["breaches"]] == ["district"]
     assert appointment.events.get().actor == coordinator
     unmatched.refresh_from_db()
     assert unmatched.status == "proposed"
+
+
+def test_the_assignment_page_warns_of_what_the_matcher_itself_would_refuse(
+    coordinator_client, unmatched
+):
+    """A clinician who let a proposal for this case lapse, and who only sees people by video
+    when the referrer asked for phone: the matcher would never offer them; the page says why."""
+    unmatched.modality = "phone"
+    unmatched.save(update_fields=["modality"])
+    clinician = ClinicianFactory(programs=[unmatched.program], offers_phone=False)
+    AppointmentFactory(referral=unmatched, slot=_slot(clinician, days=3), status="expired")
+    _slot(clinician)
+    page = coordinator_client.get(
+        _url("case_assign", unmatched), {"clinician": clinician.pk}
+    ).content.decode()
+    assert "declined or let a proposal for this referral expire" in page
+    assert "does not offer the session type the referrer chose" in page
 
 
 def test_a_breach_the_coordinator_was_not_shown_is_put_before_them_again(
