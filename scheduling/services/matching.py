@@ -49,6 +49,7 @@ from ..selectors import (
     clinician_profiles,
     earliest_candidates,
     explanation_inputs,
+    match_profiles,
     matching_weights,
     need_of,
     profile_span,
@@ -277,7 +278,7 @@ class _Pool:
             self.span, self.profiles = (start, end), {}
         missing = set(self.slots.clinician_ids.tolist()) - set(self.profiles)
         if missing:
-            self.profiles |= clinician_profiles(
+            self.profiles |= match_profiles(
                 missing, now=now, start=self.span[0], end=self.span[1], weights=weights
             )
 
