@@ -275,7 +275,10 @@ class _Pool:
         self.slots = pool.take(np.nonzero(~np.isin(pool.slot_ids, list(skipped)))[0])
         start, end = profile_span(self.slots, now)
         if self.span is None or start < self.span[0] or end > self.span[1]:
-            self.span, self.profiles = (start, end), {}
+            # Counted weeks are a few rows per clinician, so count every week a time can be
+            # published in: a later read then needs only the clinicians it adds.
+            horizon = now + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS, days=8)
+            self.span, self.profiles = (min(start, now), max(end, horizon)), {}
         missing = set(self.slots.clinician_ids.tolist()) - set(self.profiles)
         if missing:
             self.profiles |= match_profiles(
