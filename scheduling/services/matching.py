@@ -15,6 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from referrals.models import Referral, ReferralEvent
@@ -55,6 +56,7 @@ from ..selectors import (
     profile_span,
     referral_histories,
     referrals_for_matching,
+    referrals_locked_for_batch,
     referrals_locked_for_matching,
 )
 from ..workflow import appointment_transition
@@ -525,8 +527,10 @@ def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
     wanted = {p.referral_id for p in plan.proposals} | {u.referral_id for u in plan.unmatched}
     referrals = {
         r.pk: r
-        for r in referrals_locked_for_matching(among("pk", wanted), status__in=MATCHABLE).exclude(
-            appointments__status__in=LIVE
+        for r in referrals_locked_for_batch(
+            among("pk", wanted),
+            ~Exists(Appointment.objects.filter(referral=OuterRef("pk"), status__in=LIVE)),
+            status__in=MATCHABLE,
         )
     }
     proposals = [p for p in plan.proposals if p.referral_id in referrals]
