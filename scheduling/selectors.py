@@ -464,6 +464,7 @@ def match_profiles(
     )
     rows = list(
         Clinician.objects.filter(among("pk", ids))
+        .order_by()
         .annotate(upcoming=Subquery(upcoming))
         .values_list(
             "pk",
@@ -539,7 +540,7 @@ def _links(ids: list[int]) -> dict[str, dict[int, list[int]]]:
         ("facility", Clinician.facilities.through, "facility_id"),
     ]
     queries = [
-        model.objects.filter(clinician_id__in=ids)
+        model.objects.filter(among("clinician_id", ids))
         .annotate(kind=Value(kind))
         .values_list("kind", "clinician_id", column)
         for kind, model, column in through
