@@ -8,7 +8,7 @@ engine checks again; the engine has the last word.
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -114,27 +114,49 @@ def among(field: str, values: Iterable) -> Q | Func:
     return Q(**{f"{field}__in": values})
 
 
-# A batch reads the referrals' own columns and attaches their few programs afterwards: joining
-# the program to each of ten thousand rows built ten thousand copies of three programs.
-BATCH_REFERRAL_FIELDS = tuple(name for name in REFERRAL_MATCH_FIELDS if "__" not in name)
+@dataclass
+class ReferralRow:
+    """What a batch reads of a referral, as plain values with its program attached: a batch
+    reads ten thousand, and building model instances (each with its own copy of one of a
+    few programs) cost more than the query."""
+
+    pk: int
+    status: str
+    priority: str
+    program_id: int
+    episode_id: int | None
+    time_zone: str
+    preferred_windows: list
+    workplace_district_id: int | None
+    employer_district_id: int | None
+    workplace_facility_id: int | None
+    modality: str
+    clinician_gender: str
+    specialty_preference: str
+    specialty: str
+    unmatched_reason: str
+    program: Program | None = None
 
 
-def _with_programs(referrals: list[Referral]) -> list[Referral]:
-    programs = Program.objects.in_bulk({r.program_id for r in referrals})
-    for referral in referrals:
-        referral.program = programs[referral.program_id]
-    return referrals
+REFERRAL_ROW_FIELDS = tuple(f.name for f in fields(ReferralRow) if f.name != "program")
 
 
-def referrals_locked_for_batch(*conditions, **filters) -> list[Referral]:
-    """Referrals with what a batch reads of them (BATCH_REFERRAL_FIELDS and their program),
-    their own rows locked, skipping those another worker holds."""
-    locked = (
-        Referral.objects.select_for_update(skip_locked=True, of=("self",))
-        .only(*BATCH_REFERRAL_FIELDS)
-        .filter(*conditions, **filters)
+def _referral_rows(referrals) -> list[ReferralRow]:
+    rows = [ReferralRow(*values) for values in referrals.values_list(*REFERRAL_ROW_FIELDS)]
+    programs = Program.objects.in_bulk({row.program_id for row in rows})
+    for row in rows:
+        row.program = programs[row.program_id]
+    return rows
+
+
+def referrals_locked_for_batch(*conditions, **filters) -> list[ReferralRow]:
+    """What a batch reads of the referrals, their rows locked, skipping those another worker
+    holds."""
+    return _referral_rows(
+        Referral.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            *conditions, **filters
+        )
     )
-    return _with_programs(list(locked))
 
 
 def referrals_locked_for_matching(*conditions, **filters):
@@ -172,7 +194,7 @@ class History:
     has_live_proposal: bool = False
 
 
-def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
+def _histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History]:
     """One query: every appointment of the referrals and of their episodes."""
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
@@ -195,7 +217,9 @@ def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
     return by_referral
 
 
-def _fold(history: History, referral: Referral, rows: list[tuple[int, int, str]]) -> None:
+def _fold(
+    history: History, referral: Referral | ReferralRow, rows: list[tuple[int, int, str]]
+) -> None:
     # A live proposal takes a session number; what else uses a session is the limits' rule.
     held = set(LIVE) | counted_statuses(
         late_cancellation_uses_session=referral.program.late_cancellation_uses_session
@@ -213,12 +237,12 @@ def _fold(history: History, referral: Referral, rows: list[tuple[int, int, str]]
         history.previous_clinician_id = None
 
 
-def referral_histories(referrals: Sequence[Referral]) -> dict[int, History]:
+def referral_histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History]:
     """Each referral's history (declined or lapsed clinicians, earlier clinician, sessions)."""
     return _histories(referrals)
 
 
-def need_of(referral: Referral, history: History, *, order: int = 0) -> Need:
+def need_of(referral: Referral | ReferralRow, history: History, *, order: int = 0) -> Need:
     """The pure engine's view of a referral. `referral.program` must be loaded."""
     program = referral.program
     is_priority = referral.priority == Referral.Priority.PRIORITY
@@ -575,7 +599,7 @@ def explanation_inputs(
 
 
 def batch_inputs(
-    referrals: Sequence[Referral], *, now: dt.datetime, weights: Weights
+    referrals: Sequence[ReferralRow], *, now: dt.datetime, weights: Weights
 ) -> tuple[list[Need], list[ClinicianProfile], SlotTable]:
     """Needs of `referrals` (program loaded), every active clinician of their programs, and
     those clinicians' open, offered times from the earliest notice on."""
@@ -667,10 +691,8 @@ def assignment_breaches(
     ]
 
 
-def referrals_for_matching(ids: Iterable[int]) -> list[Referral]:
-    """The referrals, with their program and what a batch reads of them, in the order
-    asked."""
+def referrals_for_matching(ids: Iterable[int]) -> list[ReferralRow]:
+    """What a batch reads of the referrals, in the order asked."""
     ids = list(ids)
-    rows = Referral.objects.only(*BATCH_REFERRAL_FIELDS).filter(among("pk", ids))
-    found = {referral.pk: referral for referral in _with_programs(list(rows))}
+    found = {row.pk: row for row in _referral_rows(Referral.objects.filter(among("pk", ids)))}
     return [found[pk] for pk in ids if pk in found]

@@ -43,6 +43,7 @@ from ..selectors import (
     LIVE,
     MATCHABLE,
     History,
+    ReferralRow,
     among,
     batch_inputs,
     candidate_page,
@@ -94,7 +95,7 @@ def _expires_at(starts_at: dt.datetime, now: dt.datetime) -> dt.datetime:
     return deadline if deadline > now else starts_at
 
 
-def _session_type(referral: Referral, offers_phone: bool) -> str:
+def _session_type(referral: Referral | ReferralRow, offers_phone: bool) -> str:
     """The referrer's chosen session type, or phone when the clinician offers it."""
     if referral.modality in ("phone", "video"):
         return referral.modality
@@ -630,7 +631,7 @@ def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int
     return [r.pk for r in newly]
 
 
-def _bulk_transition(referrals: list[Referral], to_status: str, reason: str, *, now) -> None:
+def _bulk_transition(referrals: list[ReferralRow], to_status: str, reason: str, *, now) -> None:
     """referral_transition for many referrals: their events, and one UPDATE (which also
     clears the unmatched reason of referrals now proposed)."""
     for referral in referrals:
