@@ -1,8 +1,9 @@
 """The sessions each clinician week holds (ClinicianWeek), kept in step with appointments.
 
-A single match filters out full weeks in SQL with these counts; capacity itself is checked
-against the appointments, so a count that drifted can only hide a week from a match until the
-sweeper recounts it, never overfill one.
+A single match filters out full weeks with these counts (in SQL and in the clinicians'
+profiles); capacity itself is checked against the appointments when the chosen time is locked,
+so a count that drifted can only hide a week from a match until the sweeper recounts it, never
+overfill one.
 """
 
 import datetime as dt
