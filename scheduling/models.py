@@ -223,9 +223,9 @@ class ClinicianWeek(models.Model):
 
     Kept in step by scheduling.services.load (every transition through appointment_transition,
     and every service that creates an appointment or moves one to another slot), and recounted
-    by the sweeper. It lets a single match skip full weeks in SQL; capacity itself is always
-    checked against the appointments, so a count that drifted can hide a week, never overfill
-    one.
+    by the sweeper. A single match skips full weeks by it, in SQL and in the clinicians'
+    profiles; capacity itself is checked against the appointments when the chosen time is
+    locked, so a count that drifted can hide a week, never overfill one.
     """
 
     clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="weeks")

@@ -8,7 +8,7 @@ engine checks again; the engine has the last word.
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,11 +17,13 @@ from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
+    Count,
     Exists,
     F,
     Func,
     OuterRef,
     Q,
+    Subquery,
     Value,
     Window,
 )
@@ -29,7 +31,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from referrals.limits import counted_statuses
-from referrals.models import Referral
+from referrals.models import Program, Referral
 from referrals.windows import WINDOW_KEYS
 
 from .matching import (
@@ -112,6 +114,51 @@ def among(field: str, values: Iterable) -> Q | Func:
     return Q(**{f"{field}__in": values})
 
 
+@dataclass
+class ReferralRow:
+    """What a batch reads of a referral, as plain values with its program attached: a batch
+    reads ten thousand, and building model instances (each with its own copy of one of a
+    few programs) cost more than the query."""
+
+    pk: int
+    status: str
+    priority: str
+    program_id: int
+    episode_id: int | None
+    time_zone: str
+    preferred_windows: list
+    workplace_district_id: int | None
+    employer_district_id: int | None
+    workplace_facility_id: int | None
+    modality: str
+    clinician_gender: str
+    specialty_preference: str
+    specialty: str
+    unmatched_reason: str
+    program: Program | None = None
+
+
+REFERRAL_ROW_FIELDS = tuple(f.name for f in fields(ReferralRow) if f.name != "program")
+
+
+def _referral_rows(referrals) -> list[ReferralRow]:
+    rows = [ReferralRow(*values) for values in referrals.values_list(*REFERRAL_ROW_FIELDS)]
+    programs = Program.objects.in_bulk({row.program_id for row in rows})
+    for row in rows:
+        row.program = programs[row.program_id]
+    return rows
+
+
+def referrals_locked_for_batch(*conditions, **filters) -> list[ReferralRow]:
+    """What a batch reads of the referrals, their rows locked, skipping those another worker
+    holds."""
+    return _referral_rows(
+        Referral.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            *conditions, **filters
+        )
+    )
+
+
 def referrals_locked_for_matching(*conditions, **filters):
     """Referrals with what matching reads (REFERRAL_MATCH_FIELDS), their own rows locked."""
     return (
@@ -147,7 +194,7 @@ class History:
     has_live_proposal: bool = False
 
 
-def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
+def _histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History]:
     """One query: every appointment of the referrals and of their episodes."""
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
@@ -170,7 +217,9 @@ def _histories(referrals: Sequence[Referral]) -> dict[int, History]:
     return by_referral
 
 
-def _fold(history: History, referral: Referral, rows: list[tuple[int, int, str]]) -> None:
+def _fold(
+    history: History, referral: Referral | ReferralRow, rows: list[tuple[int, int, str]]
+) -> None:
     # A live proposal takes a session number; what else uses a session is the limits' rule.
     held = set(LIVE) | counted_statuses(
         late_cancellation_uses_session=referral.program.late_cancellation_uses_session
@@ -188,12 +237,12 @@ def _fold(history: History, referral: Referral, rows: list[tuple[int, int, str]]
         history.previous_clinician_id = None
 
 
-def referral_histories(referrals: Sequence[Referral]) -> dict[int, History]:
+def referral_histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History]:
     """Each referral's history (declined or lapsed clinicians, earlier clinician, sessions)."""
     return _histories(referrals)
 
 
-def need_of(referral: Referral, history: History, *, order: int = 0) -> Need:
+def need_of(referral: Referral | ReferralRow, history: History, *, order: int = 0) -> Need:
     """The pure engine's view of a referral. `referral.program` must be loaded."""
     program = referral.program
     is_priority = referral.priority == Referral.Priority.PRIORITY
@@ -273,17 +322,36 @@ def _candidate_slots(need: Need, *, earliest: dt.datetime):
     return slots.order_by("starts_at", "pk")
 
 
-def _windows_q(need: Need, earliest: dt.datetime) -> Q:
+class _WithinAnyRange(Func):
+    """The slot lies wholly inside one of the ranges: one array parameter, so a referral's
+    two dozen window occurrences cost the planner nothing (an OR of that many ranges took it
+    longer to plan than to run)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra):
+        (starts_sql, starts_params), (ends_sql, ends_params), (ranges_sql, ranges_params) = (
+            compiler.compile(e) for e in self.source_expressions
+        )
+        sql = f"tstzrange({starts_sql}, {ends_sql}, '[]') <@ ANY({ranges_sql}::tstzrange[])"
+        return sql, (*starts_params, *ends_params, *ranges_params)
+
+
+def _windows_q(need: Need, earliest: dt.datetime) -> Q | Func:
     zone = ZoneInfo(need.time_zone)
     first_on = earliest.astimezone(zone).date()
     last_on = first_on + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS, days=1)
     starts, ends, _keys = window_intervals(need.time_zone, need.windows, first_on, last_on)
+    bounds = [
+        (dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC))
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
+    if connection.vendor == "postgresql":
+        ranges = [f"[{start.isoformat()},{end.isoformat()}]" for start, end in bounds]
+        return _WithinAnyRange(F("starts_at"), F("ends_at"), Value(ranges))
     query = Q(pk__in=[])
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        query |= Q(
-            starts_at__gte=dt.datetime.fromtimestamp(start, dt.UTC),
-            ends_at__lte=dt.datetime.fromtimestamp(end, dt.UTC),
-        )
+    for start, end in bounds:
+        query |= Q(starts_at__gte=start, ends_at__lte=end)
     return query
 
 
@@ -390,6 +458,79 @@ def clinician_profiles(
     return profiles
 
 
+def match_profiles(
+    clinician_ids: Iterable[int],
+    *,
+    now: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+    weights: Weights,
+) -> dict[int, ClinicianProfile]:
+    """Profiles for a single match: like `clinician_profiles`, but each week's sessions come
+    from the maintained counts (ClinicianWeek) instead of counting appointments, which read
+    every session of a hundred clinicians' weeks on every match. The count only narrows
+    candidates: the chosen time's week is counted again from the appointments under a lock
+    (services.matching), so a count that drifted never overfills a week. The fairness load
+    is still counted from live appointments. Three queries whatever their number."""
+    ids = list(clinician_ids)
+    fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
+    upcoming = (
+        Appointment.objects.filter(
+            clinician_id=OuterRef("pk"),
+            status__in=LIVE,
+            slot__starts_at__gte=now,
+            slot__starts_at__lt=fairness_end,
+        )
+        .order_by()
+        .values("clinician_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    rows = list(
+        Clinician.objects.filter(among("pk", ids))
+        .order_by()
+        .annotate(upcoming=Subquery(upcoming))
+        .values_list(
+            "pk",
+            "is_active",
+            "gender",
+            "specialty",
+            "offers_phone",
+            "offers_video",
+            "weekly_capacity",
+            "time_zone",
+            "upcoming",
+        )
+    )
+    links = _links([row[0] for row in rows])
+    weeks = ClinicianWeek.objects.filter(
+        among("clinician_id", ids),
+        week_start_on__gte=start.date() - dt.timedelta(days=7),
+        week_start_on__lte=end.date() + dt.timedelta(days=1),
+    ).values_list("clinician_id", "week_start_on", "held")
+    by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
+    for clinician_id, monday, count in weeks:
+        by_week[clinician_id][monday] = count
+    return {
+        pk: ClinicianProfile(
+            clinician_id=pk,
+            program_ids=frozenset(links["program"].get(pk, ())),
+            district_ids=frozenset(links["district"].get(pk, ())),
+            facility_ids=frozenset(links["facility"].get(pk, ())),
+            is_active=is_active,
+            gender=gender,
+            specialty=specialty,
+            offers_phone=phone,
+            offers_video=video,
+            weekly_capacity=capacity,
+            time_zone=time_zone,
+            booked_by_week=by_week.get(pk, {}),
+            upcoming_load=upcoming or 0,
+        )
+        for pk, is_active, gender, specialty, phone, video, capacity, time_zone, upcoming in rows
+    }
+
+
 def _held_by_week(
     booked: list[tuple[int, int, str]], zone_of: dict[int, str], *, now, fairness_end
 ) -> tuple[dict[int, dict[dt.date, int]], dict[int, int]]:
@@ -423,7 +564,7 @@ def _links(ids: list[int]) -> dict[str, dict[int, list[int]]]:
         ("facility", Clinician.facilities.through, "facility_id"),
     ]
     queries = [
-        model.objects.filter(clinician_id__in=ids)
+        model.objects.filter(among("clinician_id", ids))
         .annotate(kind=Value(kind))
         .values_list("kind", "clinician_id", column)
         for kind, model, column in through
@@ -458,7 +599,7 @@ def explanation_inputs(
 
 
 def batch_inputs(
-    referrals: Sequence[Referral], *, now: dt.datetime, weights: Weights
+    referrals: Sequence[ReferralRow], *, now: dt.datetime, weights: Weights
 ) -> tuple[list[Need], list[ClinicianProfile], SlotTable]:
     """Needs of `referrals` (program loaded), every active clinician of their programs, and
     those clinicians' open, offered times from the earliest notice on."""
@@ -550,14 +691,8 @@ def assignment_breaches(
     ]
 
 
-def referrals_for_matching(ids: Iterable[int]) -> list[Referral]:
-    """The referrals, with their program and what matching reads of them, in the order
-    asked."""
+def referrals_for_matching(ids: Iterable[int]) -> list[ReferralRow]:
+    """What a batch reads of the referrals, in the order asked."""
     ids = list(ids)
-    found = {
-        referral.pk: referral
-        for referral in Referral.objects.select_related("program", "episode")
-        .only(*REFERRAL_MATCH_FIELDS)
-        .filter(among("pk", ids))
-    }
+    found = {row.pk: row for row in _referral_rows(Referral.objects.filter(among("pk", ids)))}
     return [found[pk] for pk in ids if pk in found]

@@ -1,8 +1,9 @@
 """The sessions each clinician week holds (ClinicianWeek), kept in step with appointments.
 
-A single match filters out full weeks in SQL with these counts; capacity itself is checked
-against the appointments, so a count that drifted can only hide a week from a match until the
-sweeper recounts it, never overfill one.
+A single match filters out full weeks with these counts (in SQL and in the clinicians'
+profiles); capacity itself is checked against the appointments when the chosen time is locked,
+so a count that drifted can only hide a week from a match until the sweeper recounts it, never
+overfill one.
 """
 
 import datetime as dt
@@ -10,12 +11,13 @@ from collections import Counter
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..matching import week_start_on
+from ..matching import week_start_on, week_starts
 from ..models import Appointment, ClinicianWeek, Slot
-from ..selectors import among
+from ..selectors import EpochSeconds, among
 
 A = Appointment.Status
 # Sessions that used or hold an hour of the clinician's week (see docs/matching.md).
@@ -78,18 +80,20 @@ def clinician_weeks_adjust(*, slot_ids: Iterable[int], delta: int) -> None:
     if not slot_ids or delta == 0:
         return
     per_slot = Counter(slot_ids)
-    slot_rows = {
-        pk: row
-        for pk, *row in Slot.objects.filter(among("pk", per_slot)).values_list(
-            "pk", "clinician_id", "starts_at", "clinician__time_zone"
-        )
-    }
+    rows = list(
+        Slot.objects.filter(among("pk", per_slot))
+        .annotate(starts_at_s=EpochSeconds("starts_at"))
+        .values_list("pk", "clinician_id", "starts_at_s", "clinician__time_zone")
+    )
     counts: Counter[WeekKey] = Counter()
     zones: dict[int, str] = {}
-    for pk, times in per_slot.items():
-        clinician_id, starts_at, time_zone = slot_rows[pk]
-        counts[(clinician_id, week_start_on(starts_at, time_zone))] += delta * times
-        zones[clinician_id] = time_zone
+    # Weeks placed one zone at a time: a batch writes ten thousand sessions at once.
+    for zone in sorted({row[3] for row in rows}):
+        of_zone = [row for row in rows if row[3] == zone]
+        mondays, index = week_starts(zone, np.array([row[2] for row in of_zone], np.int64))
+        for (pk, clinician_id, _starts, _zone), week in zip(of_zone, index.tolist(), strict=True):
+            counts[(clinician_id, mondays[week])] += delta * per_slot[pk]
+            zones[clinician_id] = zone
     _upsert(counts, zones, is_increment=True)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from referrals.models import Referral, ReferralEvent
@@ -42,6 +43,7 @@ from ..selectors import (
     LIVE,
     MATCHABLE,
     History,
+    ReferralRow,
     among,
     batch_inputs,
     candidate_page,
@@ -49,11 +51,13 @@ from ..selectors import (
     clinician_profiles,
     earliest_candidates,
     explanation_inputs,
+    match_profiles,
     matching_weights,
     need_of,
     profile_span,
     referral_histories,
     referrals_for_matching,
+    referrals_locked_for_batch,
     referrals_locked_for_matching,
 )
 from ..workflow import appointment_transition
@@ -91,7 +95,7 @@ def _expires_at(starts_at: dt.datetime, now: dt.datetime) -> dt.datetime:
     return deadline if deadline > now else starts_at
 
 
-def _session_type(referral: Referral, offers_phone: bool) -> str:
+def _session_type(referral: Referral | ReferralRow, offers_phone: bool) -> str:
     """The referrer's chosen session type, or phone when the clinician offers it."""
     if referral.modality in ("phone", "video"):
         return referral.modality
@@ -274,10 +278,13 @@ class _Pool:
         self.slots = pool.take(np.nonzero(~np.isin(pool.slot_ids, list(skipped)))[0])
         start, end = profile_span(self.slots, now)
         if self.span is None or start < self.span[0] or end > self.span[1]:
-            self.span, self.profiles = (start, end), {}
+            # Counted weeks are a few rows per clinician, so count every week a time can be
+            # published in: a later read then needs only the clinicians it adds.
+            horizon = now + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS, days=8)
+            self.span, self.profiles = (min(start, now), max(end, horizon)), {}
         missing = set(self.slots.clinician_ids.tolist()) - set(self.profiles)
         if missing:
-            self.profiles |= clinician_profiles(
+            self.profiles |= match_profiles(
                 missing, now=now, start=self.span[0], end=self.span[1], weights=weights
             )
 
@@ -521,8 +528,10 @@ def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
     wanted = {p.referral_id for p in plan.proposals} | {u.referral_id for u in plan.unmatched}
     referrals = {
         r.pk: r
-        for r in referrals_locked_for_matching(among("pk", wanted), status__in=MATCHABLE).exclude(
-            appointments__status__in=LIVE
+        for r in referrals_locked_for_batch(
+            among("pk", wanted),
+            ~Exists(Appointment.objects.filter(referral=OuterRef("pk"), status__in=LIVE)),
+            status__in=MATCHABLE,
         )
     }
     proposals = [p for p in plan.proposals if p.referral_id in referrals]
@@ -622,7 +631,7 @@ def _write_unmatched(unmatched: list[NoProposal], referrals, *, now) -> list[int
     return [r.pk for r in newly]
 
 
-def _bulk_transition(referrals: list[Referral], to_status: str, reason: str, *, now) -> None:
+def _bulk_transition(referrals: list[ReferralRow], to_status: str, reason: str, *, now) -> None:
     """referral_transition for many referrals: their events, and one UPDATE (which also
     clears the unmatched reason of referrals now proposed)."""
     for referral in referrals:
