@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from notifications.services import response_token
 from referrals.links import referrer_token
+from scheduling.services import Response
 from tests.referrals.factories import ReferralFactory
 from tests.referrals.wizard import SELF_STEPS, Wizard, routine_answers
 from tests.scheduling.factories import AppointmentFactory
@@ -119,7 +120,9 @@ def addresses(reference_data, settings):
         "step": {"step": "about-you"},
         "token": {"token": referral_token},
         "session": {"token": referral_token, "appointment_id": appointment.pk},
-        "respond": {"token": response_token(appointment.pk, "ACCEPTED", appointment.ical_sequence)},
+        "respond": {
+            "token": response_token(appointment.pk, Response.ACCEPTED, appointment.ical_sequence)
+        },
         "feed": {"token": "not-a-feed"},
         "reset": {
             "uidb64": urlsafe_base64_encode(force_bytes(staff.pk)),
