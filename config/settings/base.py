@@ -267,6 +267,10 @@ REFERENCE_CODE_LENGTH = env.int("REFERENCE_CODE_LENGTH", default=6)
 # applies in every environment, so the tests exercise it.
 # ---------------------------------------------------------------------------------------------
 SECURITY_CONTACT_EMAIL = env("SECURITY_CONTACT_EMAIL", default="security@soundingboard.test")
+# The largest form body read (the wizard's biggest step is a few kilobytes); a larger one gets
+# the 413 page (referrals.views.bad_request). Django's default, named so it can be found.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_BYTES", default=2_621_440)
 
 # Content Security Policy, django-csp 4: https://django-csp.readthedocs.io/en/latest/configuration.html
 # No inline script or style anywhere: templates load static files only.
