@@ -168,7 +168,7 @@ def _run(*, bench_name, environment, duration, levels, web_workers, only, show_l
         print(
             f"database: PostgreSQL {connection.pg_version // 10000}; gunicorn {web_workers} sync "
             f"workers, Celery worker (prefork, 2); wrk {duration} s per page and level; "
-            "the machine is shared"
+            f"the machine is shared: load average {_load_average()} at the start"
         )
         for page in pages:  # every worker renders each page once before anything is measured
             if not page.single_use:
@@ -190,7 +190,9 @@ def _run(*, bench_name, environment, duration, levels, web_workers, only, show_l
         if show_logs:
             for log in (web_log, worker_log):
                 print(f"--- {log.name}, last lines:\n{log.read_text(errors='replace')[-4000:]}")
+    load_at_end = _load_average()
     _report(pages, levels, results, queries)
+    print(f"\nload average at the end: {load_at_end}")
     print(
         f"\nreferrals sent during the run: {queued['sent']}; matched or settled by the worker: "
         f"{queued['settled']}"
@@ -326,6 +328,10 @@ def _pages(people: dict, levels: list[int]) -> list[Page]:
 
 
 # --- processes ---
+
+
+def _load_average() -> str:
+    return " / ".join(f"{n:.1f}" for n in os.getloadavg()) + " (1 / 5 / 15 min)"
 
 
 def _free_port() -> int:
