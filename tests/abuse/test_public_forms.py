@@ -84,7 +84,7 @@ TYPED = st.text(
 # Every form, public and staff, opens its errors with this summary box.
 ERROR_SUMMARY = 'class="error-summary" role="alert"'
 FUZZ = settings(
-    max_examples=12,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -136,7 +136,7 @@ def test_any_post_to_a_public_page_is_answered_without_a_server_error(name, addr
     url = reverse(name, kwargs=addresses[PUBLIC[name]])
     client = Client()
 
-    @FUZZ
+    @settings(FUZZ, max_examples=6)
     @given(data=form_data)
     def post(data):
         response = client.post(url, data, HTTP_X_INBOUND_SECRET="inbound-secret")
