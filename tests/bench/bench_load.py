@@ -184,7 +184,7 @@ def _run(*, bench_name, environment, duration, levels, web_workers, only, show_l
                 figures["server_ms"] = _median_server_ms(lines[seen:], page)
                 seen = len(lines)
                 results[(page.method, page.label, level)] = figures
-        queued = _wait_for_matching(people["sent_before"])
+        queued = _wait_for_matching(people["last_seeded_id"])
         sessions_after = _sessions_opened(bench_name)
         queries = _queries_per_page(pages)
         if show_logs:
@@ -248,7 +248,7 @@ def _seed() -> dict:
     return {
         "coordinator": coordinator,
         "clinician": week_clinician,
-        "sent_before": Referral.objects.count(),
+        "last_seeded_id": Referral.objects.order_by("-pk").values_list("pk", flat=True)[0],
     }
 
 
@@ -385,14 +385,15 @@ def _wait_for_worker(log_path: Path) -> None:
     sys.exit(f"the Celery worker did not answer:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
-def _wait_for_matching(sent_before: int) -> dict:
+def _wait_for_matching(last_seeded_id: int) -> dict:
     """Give the worker up to a minute to take every referral sent during the run."""
     from referrals.models import Referral
 
     deadline = time.monotonic() + 60
     while True:
-        sent = Referral.objects.count() - sent_before
-        waiting = Referral.objects.filter(status="new").exclude(reference__startswith="B").count()
+        sent_during_run = Referral.objects.filter(pk__gt=last_seeded_id)
+        sent = sent_during_run.count()
+        waiting = sent_during_run.filter(status="new").count()
         if waiting == 0 or time.monotonic() > deadline:
             return {"sent": sent, "settled": sent - waiting}
         time.sleep(1)
