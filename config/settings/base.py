@@ -138,6 +138,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "staff:sign_in"
 LOGIN_REDIRECT_URL = "staff:home"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Sounding Board")
+# The admin never shows a device's key or QR code: whoever sees one can make that person's codes.
+# (django-otp's pages for them also failed with a server error for an id that names nothing.)
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # After the right password, the code must follow within this many minutes.
 STAFF_SIGN_IN_PENDING_MINUTES = env.int("STAFF_SIGN_IN_PENDING_MINUTES", default=10)
 # How many single-use backup codes a person gets when they set up two-factor sign-in.
