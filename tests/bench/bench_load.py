@@ -55,6 +55,8 @@ CSRF_COOKIE = "__Host-csrftoken"
 # Every fresh session a "send" uses once: enough for several seconds at full speed.
 SENDS_PER_LEVEL = 1500
 STEP_SESSIONS = 64
+# How long the bench waits at the end for the worker to match what the sends queued.
+MATCHING_GRACE_SECONDS = 120
 # The bench sends thousands of referrals from one address; the limit has tests of its own.
 SUBMISSION_LIMIT = "100000000"
 
@@ -386,10 +388,10 @@ def _wait_for_worker(log_path: Path) -> None:
 
 
 def _wait_for_matching(last_seeded_id: int) -> dict:
-    """Give the worker up to a minute to take every referral sent during the run."""
+    """Give the worker MATCHING_GRACE_SECONDS to take every referral sent during the run."""
     from referrals.models import Referral
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + MATCHING_GRACE_SECONDS
     while True:
         sent_during_run = Referral.objects.filter(pk__gt=last_seeded_id)
         sent = sent_during_run.count()
