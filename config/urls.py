@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+handler400 = "referrals.views.bad_request"
+
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("staff/", include("staff.urls")),

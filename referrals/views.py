@@ -11,6 +11,7 @@ from functools import cached_property, partial
 
 import phonenumbers
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.forms import MultipleChoiceField
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -560,6 +561,19 @@ def referral_diverted(request: HttpRequest, mode: str) -> HttpResponse:
             "has_asked_talk_now": bool(referral and referral.wants_urgent_consult),
             "back_url": reverse(mode_.step_url_name, kwargs={"step": "safety"}),
         },
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """What a request the site cannot read gets (handler400): a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE is 413, too many fields or a body that is not UTF-8 is 400. The
+    site's own page, with the crisis lines, instead of Django's one-line default."""
+    is_too_large = isinstance(exception, RequestDataTooBig)
+    return render(
+        request,
+        "referrals/bad_request.html",
+        {"is_too_large": is_too_large, "home_url": reverse("referrals:home")},
+        status=413 if is_too_large else 400,
     )
 
 

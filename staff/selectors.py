@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
-from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone
 
@@ -66,54 +66,83 @@ class Queue:
     page: Page
 
 
+# What the dashboard's rows show. Loading only these columns keeps a page of 120 rows from
+# decrypting free text nobody sees there (two Fernet tokens a case) and building wide models.
+CASE_ROW = (
+    "reference", "status", "program__short_name", "hold_reason", "unmatched_reason",
+    "closed_outcome", "submitted_at", "updated_at",
+)  # fmt: skip
+SESSION_ROW = (
+    "status", "session_number", "modality", "proposed_at", "referral__reference",
+    "referral__program__short_name", "clinician__display_name", "slot__starts_at",
+)  # fmt: skip
+
+
 def _cases(filters: QueueFilters) -> QuerySet[Referral]:
-    return filters.referrals(Referral.objects.select_related("program", "workplace_district"))
+    return filters.referrals(Referral.objects.select_related("program").only(*CASE_ROW))
 
 
 def _sessions(filters: QueueFilters) -> QuerySet[Appointment]:
     return filters.referrals(
-        Appointment.objects.select_related("referral__program", "clinician", "slot"), "referral__"
+        Appointment.objects.select_related("referral__program", "clinician", "slot").only(
+            *SESSION_ROW
+        ),
+        "referral__",
     )
 
 
-def urgent_cases(filters: QueueFilters) -> QuerySet[Referral]:
+# Which rows each queue holds, as conditions, so the rows and the counts share one definition.
+def _queue_conditions(now: dt.datetime) -> dict[str, Q]:
+    upcoming_until = now + dt.timedelta(days=settings.STAFF_UPCOMING_DAYS)
+    closed_since = now - dt.timedelta(days=settings.STAFF_RECENTLY_CLOSED_DAYS)
+    return {
+        "urgent": Q(status=R.DIVERTED, urgent_acknowledged_at__isnull=True),
+        "held": Q(status=R.HELD) | Q(status=R.DIVERTED, urgent_acknowledged_at__isnull=False),
+        "unmatched": Q(status=R.UNMATCHED),
+        "closed": Q(status__in=(R.CLOSED, R.WITHDRAWN), updated_at__gte=closed_since),
+        "awaiting": Q(status__in=(A.PROPOSED, A.TENTATIVE)),
+        "upcoming": Q(
+            status=A.ACCEPTED, slot__starts_at__gte=now, slot__starts_at__lt=upcoming_until
+        ),
+    }
+
+
+CASE_QUEUES = ("urgent", "held", "unmatched", "closed")
+SESSION_QUEUES = ("awaiting", "upcoming")
+
+
+def urgent_cases(filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Referral]:
     """Diverted cases nobody has acknowledged, oldest first."""
-    cases = _cases(filters).filter(status=R.DIVERTED, urgent_acknowledged_at__isnull=True)
+    cases = _cases(filters).filter(_queue_conditions(now)["urgent"])
     return with_diverted_at(cases).order_by("diverted_at", "pk")
 
 
-def held_cases(filters: QueueFilters) -> QuerySet[Referral]:
+def held_cases(filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Referral]:
     """Cases waiting on a coordinator: held, or urgent and acknowledged but not yet moved on."""
-    waiting = Q(status=R.HELD) | Q(status=R.DIVERTED, urgent_acknowledged_at__isnull=False)
+    return _cases(filters).filter(_queue_conditions(now)["held"]).order_by("submitted_at", "pk")
+
+
+def unmatched_cases(filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Referral]:
+    waiting = _queue_conditions(now)["unmatched"]
     return _cases(filters).filter(waiting).order_by("submitted_at", "pk")
 
 
-def unmatched_cases(filters: QueueFilters) -> QuerySet[Referral]:
-    return _cases(filters).filter(status=R.UNMATCHED).order_by("submitted_at", "pk")
-
-
-def sessions_awaiting_clinician(filters: QueueFilters) -> QuerySet[Appointment]:
+def sessions_awaiting_clinician(
+    filters: QueueFilters, *, now: dt.datetime
+) -> QuerySet[Appointment]:
     """Invitations the clinician has not accepted or declined, oldest first."""
-    waiting = (A.PROPOSED, A.TENTATIVE)
-    return _sessions(filters).filter(status__in=waiting).order_by("proposed_at", "pk")
+    waiting = _queue_conditions(now)["awaiting"]
+    return _sessions(filters).filter(waiting).order_by("proposed_at", "pk")
 
 
 def upcoming_sessions(filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Appointment]:
-    until = now + dt.timedelta(days=settings.STAFF_UPCOMING_DAYS)
-    return (
-        _sessions(filters)
-        .filter(status=A.ACCEPTED, slot__starts_at__gte=now, slot__starts_at__lt=until)
-        .order_by("slot__starts_at", "pk")
-    )
+    booked = _queue_conditions(now)["upcoming"]
+    return _sessions(filters).filter(booked).order_by("slot__starts_at", "pk")
 
 
 def recently_closed_cases(filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Referral]:
-    since = now - dt.timedelta(days=settings.STAFF_RECENTLY_CLOSED_DAYS)
-    return (
-        _cases(filters)
-        .filter(status__in=(R.CLOSED, R.WITHDRAWN), updated_at__gte=since)
-        .order_by("-updated_at", "-pk")
-    )
+    closed = _queue_conditions(now)["closed"]
+    return _cases(filters).filter(closed).order_by("-updated_at", "-pk")
 
 
 QUEUES = (
@@ -128,32 +157,62 @@ QUEUES = (
 
 def queue_querysets(filters: QueueFilters, *, now: dt.datetime) -> dict[str, QuerySet]:
     return {
-        "urgent": urgent_cases(filters),
-        "held": held_cases(filters),
-        "unmatched": unmatched_cases(filters),
-        "awaiting": sessions_awaiting_clinician(filters),
+        "urgent": urgent_cases(filters, now=now),
+        "held": held_cases(filters, now=now),
+        "unmatched": unmatched_cases(filters, now=now),
+        "awaiting": sessions_awaiting_clinician(filters, now=now),
         "upcoming": upcoming_sessions(filters, now=now),
         "closed": recently_closed_cases(filters, now=now),
     }
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count, so it does not run a COUNT of its own."""
+
+    def __init__(self, object_list, per_page, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # fills Paginator.count, a cached_property
+
+
 def dashboard_queues(filters: QueueFilters, *, pages: dict[str, str]) -> list[Queue]:
-    """Every queue, one page each: two queries per queue (count and rows)."""
-    querysets = queue_querysets(filters, now=timezone.now())
+    """Every queue, one page each: the counts in two queries, then one query per queue's rows."""
+    now = timezone.now()
+    querysets = queue_querysets(filters, now=now)
+    counts = _queue_counts(filters, now=now)
     return [
         Queue(
             key=key,
             title=title,
             description=description,
-            page=Paginator(querysets[key], settings.STAFF_PAGE_SIZE).get_page(pages.get(key)),
+            page=_CountedPaginator(
+                querysets[key], settings.STAFF_PAGE_SIZE, count=counts[key]
+            ).get_page(pages.get(key)),
         )
         for key, title, description in QUEUES
     ]
 
 
 def queue_counts(filters: QueueFilters) -> dict[str, int]:
-    """How many cases each queue holds now: one count query per queue."""
-    return {key: qs.count() for key, qs in queue_querysets(filters, now=timezone.now()).items()}
+    """How many cases each queue holds now: two queries (cases, then sessions)."""
+    return _queue_counts(filters, now=timezone.now())
+
+
+def _queue_counts(filters: QueueFilters, *, now: dt.datetime) -> dict[str, int]:
+    """One query per table: each queue's count is a filtered aggregate over the rows any queue
+    of that table holds."""
+    conditions = _queue_conditions(now)
+    counts = {}
+    for queryset, prefix, keys in (
+        (Referral.objects.all(), "", CASE_QUEUES),
+        (Appointment.objects.all(), "referral__", SESSION_QUEUES),
+    ):
+        held_somewhere = Q()
+        for key in keys:
+            held_somewhere |= conditions[key]
+        counts |= filters.referrals(queryset.filter(held_somewhere), prefix).aggregate(
+            **{key: Count("pk", filter=conditions[key]) for key in keys}
+        )
+    return counts
 
 
 # The case page

@@ -138,6 +138,9 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "staff:sign_in"
 LOGIN_REDIRECT_URL = "staff:home"
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Sounding Board")
+# The admin never shows a device's key or QR code: whoever sees one can make that person's codes.
+# (django-otp's pages for them also failed with a server error for an id that names nothing.)
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # After the right password, the code must follow within this many minutes.
 STAFF_SIGN_IN_PENDING_MINUTES = env.int("STAFF_SIGN_IN_PENDING_MINUTES", default=10)
 # How many single-use backup codes a person gets when they set up two-factor sign-in.
@@ -267,6 +270,10 @@ REFERENCE_CODE_LENGTH = env.int("REFERENCE_CODE_LENGTH", default=6)
 # applies in every environment, so the tests exercise it.
 # ---------------------------------------------------------------------------------------------
 SECURITY_CONTACT_EMAIL = env("SECURITY_CONTACT_EMAIL", default="security@soundingboard.test")
+# The largest form body read (the wizard's biggest step is a few kilobytes); a larger one gets
+# the 413 page (referrals.views.bad_request). Django's default, named so it can be found.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_BYTES", default=2_621_440)
 
 # Content Security Policy, django-csp 4: https://django-csp.readthedocs.io/en/latest/configuration.html
 # No inline script or style anywhere: templates load static files only.

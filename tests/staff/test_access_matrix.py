@@ -1,23 +1,29 @@
-"""Every staff URL against every kind of visitor: who gets in, who is sent to sign in or to the
-code step, and who is refused.
+"""Every URL against every kind of visitor: who gets in, who is sent to sign in or to the code
+step, and who is refused.
 
-The URL list is checked against the URL configuration, so a new staff URL fails here until it
-has a row. Roles are built in ROLES. "referrer_link" is a person who has opened their signed
-link in this browser: everywhere here they are treated like "anonymous" (a signed link grants a
-referrer their own case only, never a staff page).
+The URL list is checked against the URL configuration, so a new URL fails here until it has a
+row (the admin's own URLs, generated per model, are walked in a test of their own). Roles are
+built in ROLES. "referrer_link" is a person who has opened their signed link in this browser:
+on staff pages they are treated like "anonymous" (a signed link grants a referrer their own
+case only, never a staff page). Public pages answer everyone the same; pages behind a signed
+address (the referrer's page, a clinician's Accept/Decline link and feed) answer whoever holds
+the address, the same for every role, and nobody with an altered one.
 """
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from notifications.services import response_token
 from referrals.links import referrer_token
 from scheduling.models import AvailabilityRule, TimeOff
+from scheduling.services import Response
 from tests.referrals.factories import ReferralFactory
-from tests.scheduling.factories import AppointmentFactory, SlotFactory
+from tests.scheduling.factories import AppointmentFactory, ClinicianFactory, SlotFactory
 from tests.staff.factories import MODEL_BACKEND, sign_in_verified, staff_user
 
 # Who may reach a URL:
@@ -29,6 +35,8 @@ COORDINATOR = "coordinator"  # coordinators and admins only
 CLINICIAN = "clinician"  # clinicians only (their portal works on their own objects)
 OWN_OBJECT = "own_object"  # clinician A, whose session, rule or leave it is; B gets a 404
 DJANGO_ADMIN = "django_admin"  # verified accounts with Django's is_staff
+ANYONE = "anyone"  # public pages: the same answer for every role
+SIGNED_ADDRESS = "signed_address"  # whoever holds the signed address, the same for every role
 
 # (url name, kwargs key, audience, status a permitted GET gets, whether POST is tried)
 URLS = [
@@ -83,9 +91,32 @@ URLS = [
     ("clinician:feed", None, CLINICIAN, 200, False),
     ("clinician:feed_rotate", None, CLINICIAN, 405, True),
     ("admin:index", None, DJANGO_ADMIN, 200, False),
+    ("referrals:home", None, ANYONE, 200, False),
+    ("referrals:collection_notice", None, ANYONE, 200, False),
+    ("referrals:refer", None, ANYONE, 302, False),
+    ("referrals:refer_step", "step", ANYONE, 200, False),
+    ("referrals:refer_sent", None, ANYONE, 302, False),  # nothing sent in this session
+    ("referrals:refer_urgent", None, ANYONE, 200, False),
+    ("referrals:my_link", None, ANYONE, 200, False),
+    ("referrals:my_link_sent", None, ANYONE, 200, False),
+    ("referrals:my_referral", "link", SIGNED_ADDRESS, 200, False),
+    ("referrals:my_next", "link", SIGNED_ADDRESS, 302, False),
+    ("referrals:my_withdraw", "link", SIGNED_ADDRESS, 200, False),
+    ("referrals:my_delete", "link", SIGNED_ADDRESS, 200, False),
+    ("referrals:my_session_ics", "link_session", SIGNED_ADDRESS, 200, False),
+    ("referrals:my_cancel", "link_session", SIGNED_ADDRESS, 200, False),
+    ("referrals:my_reschedule", "link_session", SIGNED_ADDRESS, 200, False),
+    ("referrals:intake", None, COORDINATOR, 302, False),
+    ("referrals:intake_step", "step", COORDINATOR, 200, False),
+    ("referrals:intake_sent", None, COORDINATOR, 302, False),
+    ("referrals:intake_urgent", None, COORDINATOR, 200, False),
+    ("notifications:inbound", None, ANYONE, 405, False),  # a POST with the shared secret only
+    ("notifications:respond", "respond", SIGNED_ADDRESS, 200, False),
+    ("notifications:feed", "feed", SIGNED_ADDRESS, 200, False),
 ]
 
 STAFF_NAMESPACES = ("staff", "coordinate", "clinician")
+MATRIX_NAMESPACES = (*STAFF_NAMESPACES, "referrals", "notifications")
 ROLES = [
     "anonymous",
     "referrer_link",
@@ -118,6 +149,8 @@ def _client_for(role: str, people: dict) -> Client:
 
 def _expected(role: str, audience: str, status_if_allowed: int) -> object:
     """What this role should get: a status, or where it is redirected."""
+    if audience in (ANYONE, SIGNED_ADDRESS):
+        return status_if_allowed
     if audience == PUBLIC:
         return None  # anyone; checked only for never being refused or failing
     if role in ("anonymous", "referrer_link"):
@@ -147,6 +180,12 @@ def _expected_post(role: str, audience: str, expected: object) -> object:
     if audience == OWN_OBJECT and role == "clinician_b":
         return 404
     return "allowed" if expected in (200, 405, 302) else expected
+
+
+def _altered(token: str) -> str:
+    """The token with one character changed, as a guess or a typo would."""
+    middle = len(token) // 2
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
 
 
 def _outcome(response) -> object:
@@ -186,8 +225,25 @@ def _kwargs(people) -> dict:
         clinician=clinician, starts_at=appointment.slot.starts_at, ends_at=appointment.slot.ends_at
     )
     user = people["coordinator"]
+    # The signed addresses name objects of their own, which the staff rows' POSTs (a
+    # re-match, a deactivation) leave alone.
+    elsewhere = ClinicianFactory()
+    booked = AppointmentFactory(
+        referral=ReferralFactory(status="booked"),
+        slot=SlotFactory(clinician=elsewhere),
+        status="accepted",
+    )
+    invited = AppointmentFactory(
+        referral=ReferralFactory(status="proposed"), slot=SlotFactory(clinician=elsewhere)
+    )
+    link = referrer_token(booked.referral_id)
     return {
         None: {},
+        "step": {"step": "service"},
+        "link": {"token": link},
+        "link_session": {"token": link, "appointment_id": booked.pk},
+        "respond": {"token": response_token(invited.pk, Response.ACCEPTED, invited.ical_sequence)},
+        "feed": {"token": elsewhere.feed_token},
         "case": {"reference": referral.reference},
         "appointment": {"reference": referral.reference, "appointment_id": appointment.pk},
         "appointment_id": {"appointment_id": appointment.pk},
@@ -203,22 +259,29 @@ def _kwargs(people) -> dict:
     }
 
 
-def test_every_staff_url_is_in_the_matrix():
+def _url_names(namespaces) -> set[str]:
     names = set()
 
     def walk(patterns, namespace):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, pattern.namespace or namespace)
-            elif isinstance(pattern, URLPattern) and namespace in STAFF_NAMESPACES:
+            elif isinstance(pattern, URLPattern) and namespace in namespaces:
                 names.add(f"{namespace}:{pattern.name}")
 
     walk(get_resolver().url_patterns, None)
-    assert names == {name for name, *_rest in URLS if not name.startswith("admin:")}
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    assert _url_names((None,)) == set()  # every URL lives in a namespace the matrix knows
+    assert _url_names(MATRIX_NAMESPACES) == {
+        name for name, *_rest in URLS if not name.startswith("admin:")
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_reaches_exactly_the_staff_pages_meant_for_it(role, people):
+def test_each_role_reaches_exactly_the_pages_meant_for_it(role, people):
     kwargs = _kwargs(people)
     client = _client_for(role, people)
     wrong = []
@@ -228,6 +291,11 @@ def test_each_role_reaches_exactly_the_staff_pages_meant_for_it(role, people):
         got = _outcome(client.get(url))
         if (expected is None and got in (403, 500)) or (expected is not None and got != expected):
             wrong.append(f"GET {name}: expected {expected}, got {got}")
+        if audience == SIGNED_ADDRESS:
+            altered = {**kwargs[key], "token": _altered(kwargs[key]["token"])}
+            got = _outcome(client.get(reverse(name, kwargs=altered)))
+            if got not in (400, 404):
+                wrong.append(f"GET {name} with an altered address: expected 400/404, got {got}")
         if try_post:
             got = _outcome(client.post(url, {}))
             post_expected = _expected_post(role, audience, expected)
@@ -235,4 +303,69 @@ def test_each_role_reaches_exactly_the_staff_pages_meant_for_it(role, people):
                 continue
             if got != post_expected:
                 wrong.append(f"POST {name}: expected {post_expected}, got {got}")
+    assert wrong == []
+
+
+ADMIN_ARGUMENTS = {
+    "id": "1",
+    "object_id": "1",
+    "app_label": "referrals",
+    "content_type_id": "1",
+    "url": "x",
+}
+
+
+def _admin_urls() -> list[str]:
+    """Every URL of the admin, each model's included, with a made-up id where one is needed."""
+    urls = []
+
+    def walk(patterns, namespace):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif namespace == "admin":
+                parameters = pattern.pattern.regex.groupindex
+                kwargs = {name: ADMIN_ARGUMENTS.get(name, "1") for name in parameters}
+                if pattern.name:
+                    urls.append(reverse(f"admin:{pattern.name}", kwargs=kwargs))
+                else:  # the catch-all: any unknown admin address
+                    urls.append(f"/{settings.ADMIN_URL}no-such-page/")
+
+    walk(get_resolver().url_patterns, None)
+    return urls
+
+
+# What an admin gets on the admin's own special pages: the sign-in page forwards to the staff
+# sign-in (which sends a signed-in person on), signing out takes a POST, and the autocomplete
+# refuses a request without its query.
+ADMIN_SPECIAL = {"login": "sign_in", "logout": 405, "autocomplete": 403}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_admins_reach_any_admin_url(role, people):
+    if role == "admin":  # with every model's permissions, so each page really opens
+        people["admin"].is_superuser = True
+        people["admin"].save(update_fields=["is_superuser"])
+    client = _client_for(role, people)
+    special = {reverse(f"admin:{name}"): status for name, status in ADMIN_SPECIAL.items()}
+    changelists = {reverse(n) for n in _url_names(("admin",)) if n.endswith("_changelist")}
+    wrong = []
+    for url in _admin_urls():
+        got = _outcome(client.get(url))
+        if role in ("anonymous", "referrer_link"):
+            expected = {"sign_in"}
+        elif role == "unverified":
+            expected = {"verify"}
+        elif role == "admin" and url in special:
+            expected = {special[url]}
+        elif role == "admin" and url in changelists:
+            expected = {200}
+        elif role == "admin":
+            # 403: the read-only admins (the audit log, clinician weeks) refuse every change;
+            # 302/404: the made-up id names nothing
+            expected = {200, 302, 403, 404}
+        else:
+            expected = {403}
+        if got not in expected:
+            wrong.append(f"{url}: {got}")
     assert wrong == []

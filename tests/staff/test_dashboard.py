@@ -156,7 +156,7 @@ def test_the_dashboard_costs_the_same_few_queries_with_2000_cases(
     coordinator_client.get(DASHBOARD)  # the first request of a session also stamps it
     few = _dashboard_queries(coordinator_client)
     bulk_cases(2000, programs=programs, districts=districts, clinician=clinician, start=100)
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(14):
         response = coordinator_client.get(DASHBOARD)
     assert _queue(response, "urgent").page.paginator.count > 250
     assert _dashboard_queries(coordinator_client) == few
