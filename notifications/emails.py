@@ -107,7 +107,10 @@ def confirmation(appointment: Appointment, *, kind: str) -> Rendered:
     """To the referrer: the confirmed time, a changed time, or a cancellation, with the link to
     their page. A cancellation the referrer made says so, and whether it used up a session."""
     referral = appointment.referral
-    last_event = appointment.events.order_by("-occurred_at", "-pk").first()
+    # Who cancelled matters only to a cancellation: no query for a confirmation.
+    last_event = (
+        appointment.events.order_by("-occurred_at", "-pk").first() if kind == "cancel" else None
+    )
     context = _appointment_context(appointment, referral.time_zone) | {
         "kind": kind,
         "my_page_url": referrer_page_url(referral.pk),
