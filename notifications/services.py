@@ -221,10 +221,13 @@ class _Outbox:
         self._new.append(message)
 
     def save(self) -> list[OutboundMessage]:
-        """Insert the new rows and queue each for sending after commit."""
+        """Insert the new rows and queue their sending for after commit: one task for one
+        row, one per OUTBOX_SEND_BATCH rows for many (one SMTP connection for a batch)."""
         written = OutboundMessage.objects.bulk_create(self._new)
-        for message in written:
-            transaction.on_commit(partial(queue_send, message.pk), robust=True)
+        if len(written) == 1:
+            transaction.on_commit(partial(queue_send, written[0].pk), robust=True)
+        elif written:
+            transaction.on_commit(partial(queue_send_many, [m.pk for m in written]), robust=True)
         return written
 
 
@@ -543,6 +546,19 @@ def _row(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage:
 
 def _mail_domain() -> str:
     return settings.CALENDAR_ORGANIZER_EMAIL.rpartition("@")[2] or "soundingboard"
+
+
+def queue_send_many(message_ids: list[int]) -> None:
+    """Hand rows to the broker in tasks of at most OUTBOX_SEND_BATCH rows each."""
+    from .tasks import messages_send
+
+    size = settings.OUTBOX_SEND_BATCH
+    for start in range(0, len(message_ids), size):
+        try:
+            messages_send.delay(message_ids[start : start + size])
+        except Exception as error:  # the database, not the broker, is the source of truth
+            logger.warning("outbox batch not queued (%s); the sweeper will", type(error))
+            return
 
 
 def queue_send(message_id: int, *, countdown: int | None = None) -> None:

@@ -39,6 +39,23 @@ def message_send(message_id: int) -> str:
     message = _claim(message_id)
     if message is None:
         return "not claimed"
+    return _send_claimed(message)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def messages_send(message_ids: list[int]) -> dict[str, int]:
+    """message_send for the rows written together (a batch of proposals), over this worker's
+    one kept SMTP connection; the writer queues at most OUTBOX_SEND_BATCH ids per task. Each
+    row is claimed as message_send claims it, so a row another task sent meanwhile is left
+    alone and none goes out twice. Returns how many rows were left in each status."""
+    left: dict[str, int] = {}
+    for message in _claim_many(message_ids):
+        status = _send_claimed(message)
+        left[status] = left.get(status, 0) + 1
+    return left
+
+
+def _send_claimed(message: OutboundMessage) -> str:
     if not services.message_still_applies(message):
         return _finish(message, S.SKIPPED, error="session changed or cancelled")
     try:
@@ -59,6 +76,23 @@ def _claim(message_id: int) -> OutboundMessage | None:
         status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1
     )
     return OutboundMessage.objects.get(pk=message_id) if won else None
+
+
+def _claim_many(message_ids: list[int]) -> list[OutboundMessage]:
+    """_claim for many rows at once: the rows are locked (skipping any another task holds,
+    which that task is claiming) and only those still queued and due are moved to sending."""
+    now = timezone.now()
+    is_due = Q(attempts=0) | Q(next_attempt_at__lte=now)
+    with transaction.atomic():
+        won = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(is_due, pk__in=message_ids, status=S.QUEUED)
+            .values_list("pk", flat=True)
+        )
+        OutboundMessage.objects.filter(pk__in=won).update(
+            status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    return list(OutboundMessage.objects.filter(pk__in=won).order_by("pk"))
 
 
 def _deliver(message: OutboundMessage) -> None:
