@@ -25,4 +25,5 @@ RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --no-input --verbosity 0
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# Workers, threads and the timeout: config/gunicorn.py (WEB_CONCURRENCY, WEB_THREADS).
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

@@ -8,6 +8,7 @@ program's configured title slips.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -43,9 +44,16 @@ def discreet(text: str, *, surname: str = "", fallback: str = GENERIC_TITLE) -> 
     if surname.strip():
         words.append(surname.strip().lower())
     lowered = text.lower()
-    if any(re.search(rf"\b{re.escape(word)}\b", lowered) for word in words):
+    # A word that is not in the text at all cannot be in it as a whole word: checking that
+    # first spares compiling a pattern per surname (a feed names hundreds of people).
+    if any(word in lowered and _as_word(word).search(lowered) for word in words):
         return fallback
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _as_word(word: str) -> re.Pattern:
+    return re.compile(rf"\b{re.escape(word)}\b")
 
 
 def session_title(appointment: Appointment) -> str:
@@ -107,7 +115,10 @@ def confirmation(appointment: Appointment, *, kind: str) -> Rendered:
     """To the referrer: the confirmed time, a changed time, or a cancellation, with the link to
     their page. A cancellation the referrer made says so, and whether it used up a session."""
     referral = appointment.referral
-    last_event = appointment.events.order_by("-occurred_at", "-pk").first()
+    # Who cancelled matters only to a cancellation: no query for a confirmation.
+    last_event = (
+        appointment.events.order_by("-occurred_at", "-pk").first() if kind == "cancel" else None
+    )
     context = _appointment_context(appointment, referral.time_zone) | {
         "kind": kind,
         "my_page_url": referrer_page_url(referral.pk),

@@ -160,6 +160,8 @@ def param_value(value: str) -> str:
 
 def fold(line: str) -> str:
     """One content line folded so no physical line exceeds 75 octets, ending in CRLF."""
+    if len(line) <= _FOLD_OCTETS and line.isascii():  # most lines: no encoding needed
+        return line + "\r\n"
     encoded = line.encode()
     if len(encoded) <= _FOLD_OCTETS:
         return line + "\r\n"

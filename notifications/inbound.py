@@ -3,14 +3,15 @@ poller and the MTA pipe command.
 
 This is outer-layer composition, read top to bottom: store the raw message, parse every
 calendar part (ical.message_parse, pure), apply each reply through the appointment service
-(services.reply_apply → scheduling's appointment_respond), then tell whoever needs telling
-(services.appointment_notify) — all in one transaction, so the referrer's confirmation is in the
+(services.replies_apply → scheduling's appointments_respond), then tell whoever needs telling
+(services.appointments_notify) — all in one transaction, so the referrer's confirmation is in the
 outbox exactly when the acceptance is recorded.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -40,29 +41,51 @@ class Received:
 
 
 def message_receive(raw: bytes, *, source: str) -> Received:
-    """Store, parse and apply one raw MIME message; never raises for bad input.
+    """Store, parse and apply one raw MIME message; never raises for bad input."""
+    [received] = messages_receive([raw], source=source)
+    return received
+
+
+def messages_receive(raws: Sequence[bytes], *, source: str) -> list[Received]:
+    """Store, parse and apply raw MIME messages, in the order given, in one transaction; never
+    raises for bad input. The IMAP poller hands over a whole poll; the other doors one.
 
     1. Parse (pure; a broken message comes back with a problem, never an exception).
     2. Store the raw bytes; the same bytes arriving again (through any door) stop here.
-    3. For each calendar reply: decide and apply it (services.reply_apply), recording why when it
-       changed nothing.
-    4. For each reply that changed the appointment: queue the messages the change calls for.
+    3. For each calendar reply: decide and apply it (services.replies_apply), recording why
+       when it changed nothing.
+    4. For each reply that changed an appointment: queue the messages the change calls for.
+    Steps 2–4 are a few statements for the whole batch, not a few per message.
     """
-    parsed = ical.message_parse(raw)
+    parsed = [ical.message_parse(raw) for raw in raws]
     with transaction.atomic():
-        message = services.inbound_store(raw=raw, source=source, parsed=parsed)
-        if message is None:
-            return Received(None, ())
-        records = []
-        for reply in parsed.replies:
-            record, result = services.reply_apply(message=message, reply=reply)
-            records.append(record)
-            if result is not None and result.is_changed:
-                change = services.CHANGE_FOR_STATUS[result.status]
-                services.appointment_notify(appointment_id=record.appointment_id, change=change)
-    received = Received(message, tuple(records))
-    logger.info("inbound %s via %s: %s", message.pk, source, received.summary())
-    return received
+        stored = services.inbound_store(
+            messages=list(zip(raws, parsed, strict=True)), source=source
+        )
+        replies = [
+            (message, reply)
+            for message, found in zip(stored, parsed, strict=True)
+            if message is not None
+            for reply in found.replies
+        ]
+        applied = services.replies_apply(replies=replies)
+        services.appointments_notify(
+            changes=[
+                (record.appointment_id, services.CHANGE_FOR_STATUS[result.status])
+                for record, result in applied
+                if result is not None and result.is_changed
+            ]
+        )
+    by_message: dict[int, list[InboundReply]] = {}
+    for record, _ in applied:
+        by_message.setdefault(record.message_id, []).append(record)
+    receipts = []
+    for message in stored:
+        received = Received(message, tuple(by_message.get(message.pk, ()) if message else ()))
+        if message is not None:
+            logger.info("inbound %s via %s: %s", message.pk, source, received.summary())
+        receipts.append(received)
+    return receipts
 
 
 def _mailbox():
@@ -81,14 +104,25 @@ def imap_drain() -> int:
         uids = mailbox.uids("ALL")[: settings.IMAP_BATCH]
         if not uids:
             return 0
-        done = []
-        for mail in mailbox.fetch(uid_list=uids, mark_seen=False, bulk=True):
-            try:
-                message_receive(mail.obj.as_bytes(), source=InboundMessage.Source.IMAP)
-            except Exception:
-                logger.exception("IMAP message uid %s left for the next poll", mail.uid)
-                continue
-            done.append(mail.uid)
+        mails = [
+            (m.uid, m.obj.as_bytes())
+            for m in mailbox.fetch(uid_list=uids, bulk=True, mark_seen=False)
+        ]
+        try:
+            messages_receive([raw for _, raw in mails], source=InboundMessage.Source.IMAP)
+            done = [uid for uid, _ in mails]
+        except Exception:
+            # One at a time then, so a message that cannot be stored holds up only itself.
+            done = [uid for uid, raw in mails if _receive_or_leave(uid, raw)]
         if done:
             mailbox.move(done, settings.IMAP_PROCESSED_FOLDER)
         return len(done)
+
+
+def _receive_or_leave(uid: str, raw: bytes) -> bool:
+    try:
+        message_receive(raw, source=InboundMessage.Source.IMAP)
+    except Exception:
+        logger.exception("IMAP message uid %s left for the next poll", uid)
+        return False
+    return True

@@ -12,20 +12,25 @@ import hashlib
 import hmac
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
-from scheduling.services import Notice, RespondResult, Response, appointment_respond
+from scheduling.services import (
+    Notice,
+    RespondResult,
+    Response,
+    appointment_respond,
+    appointments_respond,
+)
 
 from . import emails, ical
 from .models import InboundMessage, InboundReply, OutboundMessage, new_message_id
@@ -65,23 +70,33 @@ def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMess
     - tentative: nothing.
     Raises ValueError for an unknown change. Idempotent.
     """
-    handlers = {
-        "proposed": _on_proposed,
-        "rescheduled": _on_rescheduled,
-        "accepted": _on_accepted,
-        "cancelled": _on_cancelled,
-        "expired": _on_cancelled,
-        "declined": _on_declined,
-        "tentative": lambda appointment: [],
-    }
-    if change not in handlers:
-        raise ValueError(f"unknown appointment change {change!r}")
-    appointment = (
-        Appointment.objects.select_for_update(of=("self",))
+    return appointments_notify(changes=[(appointment_id, change)])
+
+
+@transaction.atomic(savepoint=False)
+def appointments_notify(*, changes: Sequence[tuple[int, str]]) -> list[OutboundMessage]:
+    """appointment_notify for many (appointment id, change) pairs, in the order given, in a
+    few statements however many: the appointments are read and locked in one query (id
+    order), what was already written for them in another, and the new rows are inserted
+    together. Raises ValueError for an unknown change. Idempotent."""
+    for _, change in changes:
+        if change not in _HANDLERS:
+            raise ValueError(f"unknown appointment change {change!r}")
+    if not changes:
+        return []
+    appointments = {
+        a.pk: a
+        for a in Appointment.objects.select_for_update(of=("self",))
         .select_related("referral__program", "clinician", "slot")
-        .get(pk=appointment_id)
-    )
-    return [m for m in handlers[change](appointment) if m is not None]
+        .filter(pk__in={pk for pk, _ in changes})
+        .order_by("pk")
+    }
+    outbox = _Outbox(appointments)
+    for appointment_id, change in changes:
+        if appointment_id not in appointments:
+            raise Appointment.DoesNotExist(f"appointment {appointment_id} not found")
+        _HANDLERS[change](appointments[appointment_id], outbox)
+    return outbox.save()
 
 
 @transaction.atomic
@@ -119,59 +134,107 @@ def notices_send(notices: Iterable[Notice]) -> list[OutboundMessage]:
     return written
 
 
-def _on_proposed(appointment: Appointment) -> list:
-    if _sent(appointment, _CLINICIAN_KINDS).exists():
-        return []
-    return [_invitation(appointment, K.INVITATION, sequence=appointment.ical_sequence)]
+def _on_proposed(appointment: Appointment, outbox: _Outbox) -> None:
+    if outbox.has_sent(appointment, _CLINICIAN_KINDS):
+        return
+    _invitation(appointment, outbox, K.INVITATION, sequence=appointment.ical_sequence)
 
 
-def _on_rescheduled(appointment: Appointment) -> list:
-    sequence = _raise_sequence(appointment)
-    messages = [_invitation(appointment, K.INVITATION_UPDATE, sequence=sequence)]
-    if _sent(appointment, _REFERRER_KINDS).exists():
-        messages.append(_confirmation(appointment, K.CONFIRMATION_UPDATE, sequence=sequence))
+def _on_rescheduled(appointment: Appointment, outbox: _Outbox) -> None:
+    sequence = _raise_sequence(appointment, outbox)
+    _invitation(appointment, outbox, K.INVITATION_UPDATE, sequence=sequence)
+    if outbox.has_sent(appointment, _REFERRER_KINDS):
+        _confirmation(appointment, outbox, K.CONFIRMATION_UPDATE, sequence=sequence)
     _drop_pending_reminders(appointment)
-    return messages
 
 
-def _on_accepted(appointment: Appointment) -> list:
-    was_told = _sent(appointment, _REFERRER_KINDS).exists()
+def _on_accepted(appointment: Appointment, outbox: _Outbox) -> None:
+    was_told = outbox.has_sent(appointment, _REFERRER_KINDS)
     kind = K.CONFIRMATION_UPDATE if was_told else K.CONFIRMATION
-    return [_confirmation(appointment, kind, sequence=appointment.ical_sequence)]
+    _confirmation(appointment, outbox, kind, sequence=appointment.ical_sequence)
 
 
-def _on_cancelled(appointment: Appointment) -> list:
-    has_invitation = _sent(appointment, _CLINICIAN_KINDS).exists()
-    has_confirmation = _sent(appointment, _REFERRER_KINDS).exists()
-    already_cancelled = _sent(appointment, [K.INVITATION_CANCEL, K.CONFIRMATION_CANCEL]).exists()
+def _on_cancelled(appointment: Appointment, outbox: _Outbox) -> None:
+    has_invitation = outbox.has_sent(appointment, _CLINICIAN_KINDS)
+    has_confirmation = outbox.has_sent(appointment, _REFERRER_KINDS)
+    already_cancelled = outbox.has_sent(appointment, (K.INVITATION_CANCEL, K.CONFIRMATION_CANCEL))
     if already_cancelled or not (has_invitation or has_confirmation):
-        return []
-    sequence = _raise_sequence(appointment)
+        return
+    sequence = _raise_sequence(appointment, outbox)
     _drop_pending_reminders(appointment)
-    messages = []
     if has_invitation:
-        messages.append(_invitation(appointment, K.INVITATION_CANCEL, sequence=sequence))
+        _invitation(appointment, outbox, K.INVITATION_CANCEL, sequence=sequence)
     if has_confirmation:
-        messages.append(_confirmation(appointment, K.CONFIRMATION_CANCEL, sequence=sequence))
-    return messages
+        _confirmation(appointment, outbox, K.CONFIRMATION_CANCEL, sequence=sequence)
 
 
-def _on_declined(appointment: Appointment) -> list:
-    if not _sent(appointment, _REFERRER_KINDS).exists():
-        return []
-    return _on_cancelled(appointment)
+def _on_declined(appointment: Appointment, outbox: _Outbox) -> None:
+    if outbox.has_sent(appointment, _REFERRER_KINDS):
+        _on_cancelled(appointment, outbox)
 
 
-def _sent(appointment: Appointment, kinds):
-    return OutboundMessage.objects.filter(appointment=appointment, kind__in=kinds)
+_HANDLERS = {
+    "proposed": _on_proposed,
+    "rescheduled": _on_rescheduled,
+    "accepted": _on_accepted,
+    "cancelled": _on_cancelled,
+    "expired": _on_cancelled,
+    "declined": _on_declined,
+    "tentative": lambda appointment, outbox: None,
+}
 
 
-def _raise_sequence(appointment: Appointment) -> int:
+class _Outbox:
+    """The rows already written for some appointments, and the ones this call adds.
+
+    Read once for all of them (every row about an appointment carries its id, resends too),
+    so deciding what a change calls for costs no query per message; the new rows are
+    inserted together by save(). Callers hold row locks on the appointments, so nothing else
+    writes rows for them meanwhile; the unique key stays the backstop."""
+
+    def __init__(self, appointments: dict[int, Appointment]) -> None:
+        self._rows: dict[int, list[tuple[str, str, str, int | None]]] = {
+            pk: [] for pk in appointments
+        }
+        fields = ("appointment_id", "kind", "key", "ical_uid", "ical_sequence")
+        for appointment_id, *row in OutboundMessage.objects.filter(
+            appointment_id__in=list(appointments)
+        ).values_list(*fields):
+            self._rows[appointment_id].append(tuple(row))
+        self._new: list[OutboundMessage] = []
+
+    def has_sent(self, appointment: Appointment, kinds) -> bool:
+        return any(kind in kinds for kind, *_ in self._rows[appointment.pk])
+
+    def has_key(self, appointment: Appointment, key: str) -> bool:
+        return any(row[1] == key for row in self._rows[appointment.pk])
+
+    def last_sequence(self, appointment: Appointment, uid: str) -> int | None:
+        sequences = [
+            row[3] for row in self._rows[appointment.pk] if row[2] == uid and row[3] is not None
+        ]
+        return max(sequences, default=None)
+
+    def add(self, message: OutboundMessage) -> None:
+        row = (message.kind, message.key, message.ical_uid, message.ical_sequence)
+        self._rows[message.appointment_id].append(row)
+        self._new.append(message)
+
+    def save(self) -> list[OutboundMessage]:
+        """Insert the new rows and queue their sending for after commit: one task for one
+        row, one per OUTBOX_SEND_BATCH rows for many (one SMTP connection for a batch)."""
+        written = OutboundMessage.objects.bulk_create(self._new)
+        if len(written) == 1:
+            transaction.on_commit(partial(queue_send, written[0].pk), robust=True)
+        elif written:
+            transaction.on_commit(partial(queue_send_many, [m.pk for m in written]), robust=True)
+        return written
+
+
+def _raise_sequence(appointment: Appointment, outbox: _Outbox) -> int:
     """The next SEQUENCE for a new version of the event: above anything sent for this UID and
     never below what the appointment already holds; stored back on the appointment."""
-    last_sent = OutboundMessage.objects.filter(ical_uid=appointment.ical_uid).aggregate(
-        last=Max("ical_sequence")
-    )["last"]
+    last_sent = outbox.last_sequence(appointment, appointment.ical_uid)
     sequence = max(appointment.ical_sequence, -1 if last_sent is None else last_sent + 1)
     if sequence != appointment.ical_sequence:
         appointment.ical_sequence = sequence
@@ -185,11 +248,11 @@ def _drop_pending_reminders(appointment: Appointment) -> None:
     ).update(status=OutboundMessage.Status.SKIPPED, last_error="session changed or cancelled")
 
 
-def _invitation(appointment: Appointment, kind: str, *, sequence: int) -> OutboundMessage | None:
+def _invitation(appointment: Appointment, outbox: _Outbox, kind: str, *, sequence: int) -> None:
     """The clinician's iMIP message: REQUEST (new or updated) or CANCEL."""
     key = f"appointment:{appointment.pk}:clinician:{kind}:seq{sequence}"
-    if _exists(key):
-        return None
+    if outbox.has_key(appointment, key):
+        return
     method = "CANCEL" if kind == K.INVITATION_CANCEL else "REQUEST"
     clinician = appointment.clinician
     event = _event(
@@ -207,7 +270,7 @@ def _invitation(appointment: Appointment, kind: str, *, sequence: int) -> Outbou
     links = response_links(appointment, sequence=sequence)
     template_kind = {K.INVITATION: "new", K.INVITATION_UPDATE: "update"}.get(kind, "cancel")
     rendered = emails.invitation(appointment, kind=template_kind, links=links)
-    return _write(
+    message = _row(
         key=key,
         kind=kind,
         recipient=clinician.calendar_email,
@@ -219,17 +282,18 @@ def _invitation(appointment: Appointment, kind: str, *, sequence: int) -> Outbou
         ical_uid=appointment.ical_uid,
         ical_sequence=sequence,
     )
+    outbox.add(message)
 
 
-def _confirmation(appointment: Appointment, kind: str, *, sequence: int) -> OutboundMessage | None:
+def _confirmation(appointment: Appointment, outbox: _Outbox, kind: str, *, sequence: int) -> None:
     """The referrer's message with a METHOD:PUBLISH .ics: no ORGANIZER or RSVP, so their
     calendar never replies to us; its own UID, so it cannot be mistaken for the clinician's."""
     key = f"appointment:{appointment.pk}:referrer:seq{sequence}"
-    if _exists(key):
-        return None
+    if outbox.has_key(appointment, key):
+        return
     template_kind = {K.CONFIRMATION: "new", K.CONFIRMATION_UPDATE: "update"}.get(kind, "cancel")
     rendered = emails.confirmation(appointment, kind=template_kind)
-    return _write(
+    message = _row(
         key=key,
         kind=kind,
         recipient=appointment.referral.email,
@@ -243,6 +307,7 @@ def _confirmation(appointment: Appointment, kind: str, *, sequence: int) -> Outb
         ical_uid=referrer_uid(appointment),
         ical_sequence=sequence,
     )
+    outbox.add(message)
 
 
 def referrer_uid(appointment: Appointment) -> str:
@@ -460,7 +525,15 @@ def _write(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage:
 
     Callers hold a row lock on the appointment or referral the row reports on, so checking the
     key first (_exists) and inserting cannot race; the unique key is the backstop."""
-    message = OutboundMessage.objects.create(
+    message = _row(key=key, rendered=rendered, **fields)
+    message.save(force_insert=True)
+    transaction.on_commit(partial(queue_send, message.pk), robust=True)
+    return message
+
+
+def _row(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage:
+    """An outbox row, not yet saved."""
+    return OutboundMessage(
         key=key,
         subject=rendered.subject,
         body_text=rendered.text,
@@ -469,12 +542,23 @@ def _write(*, key: str, rendered: emails.Rendered, **fields) -> OutboundMessage:
         next_attempt_at=timezone.now(),
         **fields,
     )
-    transaction.on_commit(partial(queue_send, message.pk), robust=True)
-    return message
 
 
 def _mail_domain() -> str:
     return settings.CALENDAR_ORGANIZER_EMAIL.rpartition("@")[2] or "soundingboard"
+
+
+def queue_send_many(message_ids: list[int]) -> None:
+    """Hand rows to the broker in tasks of at most OUTBOX_SEND_BATCH rows each."""
+    from .tasks import messages_send
+
+    size = settings.OUTBOX_SEND_BATCH
+    for start in range(0, len(message_ids), size):
+        try:
+            messages_send.delay(message_ids[start : start + size])
+        except Exception as error:  # the database, not the broker, is the source of truth
+            logger.warning("outbox batch not queued (%s); the sweeper will", type(error))
+            return
 
 
 def queue_send(message_id: int, *, countdown: int | None = None) -> None:
@@ -530,7 +614,7 @@ def appointment_invitation_resend(*, appointment_id: int) -> OutboundMessage:
         .first()
     )
     if latest is None:
-        return _on_proposed(Appointment.objects.get(pk=appointment_id))[0]
+        return appointment_notify(appointment_id=appointment_id, change="proposed")[0]
     return message_resend(message_id=latest.pk)
 
 
@@ -539,57 +623,115 @@ def appointment_invitation_resend(*, appointment_id: int) -> OutboundMessage:
 
 
 @transaction.atomic(savepoint=False)
-def inbound_store(*, raw: bytes, source: str, parsed: ical.ParsedMessage) -> InboundMessage | None:
-    """Keep an incoming message as received; None if these exact bytes were stored before."""
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        with transaction.atomic():
-            return InboundMessage.objects.create(
+def inbound_store(
+    *, messages: Sequence[tuple[bytes, ical.ParsedMessage]], source: str
+) -> list[InboundMessage | None]:
+    """Keep incoming messages as received, one row each, in one INSERT; None for bytes stored
+    before (or earlier in the same list)."""
+    digests = [hashlib.sha256(raw).hexdigest() for raw, _ in messages]
+    seen = set(InboundMessage.objects.filter(digest__in=digests).values_list("digest", flat=True))
+    rows: list[InboundMessage | None] = []
+    for (raw, parsed), digest in zip(messages, digests, strict=True):
+        is_new = digest not in seen
+        seen.add(digest)
+        rows.append(
+            InboundMessage(
                 source=source,
                 digest=digest,
                 message_id=parsed.message_id,
                 raw=raw,
                 problem=parsed.problem,
             )
+            if is_new
+            else None
+        )
+    try:
+        with transaction.atomic():
+            InboundMessage.objects.bulk_create([row for row in rows if row is not None])
+    except IntegrityError:
+        # The same bytes came in through another door just now: one at a time, so only they
+        # are dropped.
+        return [None if row is None else _store_one(row) for row in rows]
+    return rows
+
+
+def _store_one(row: InboundMessage) -> InboundMessage | None:
+    try:
+        with transaction.atomic():
+            row.pk = None
+            row.save(force_insert=True)
+            return row
     except IntegrityError:
         return None
 
 
 @transaction.atomic(savepoint=False)
-def reply_apply(
-    *, message: InboundMessage, reply: ical.ParsedReply
-) -> tuple[InboundReply, RespondResult | None]:
-    """Decide what one calendar reply may do, apply it through appointment_respond, record it.
+def replies_apply(
+    *, replies: Sequence[tuple[InboundMessage, ical.ParsedReply]]
+) -> list[tuple[InboundReply, RespondResult | None]]:
+    """Decide what each calendar reply may do, apply it through appointments_respond, record it.
 
     Accepted only when it is a REPLY (not a COUNTER nor a proposed new time) for a UID we sent,
     from the invited clinician's address, answering the current SEQUENCE, and not older (by
     SEQUENCE, then DTSTAMP) than a reply already applied. Everything else changes nothing and is
-    stored with its reason. The caller tells whoever needs telling when the result changed.
+    stored with its reason. Replies are taken in the order given, as if one by one; the reads,
+    the answers and the records are a few statements per batch, not per reply. The caller
+    tells whoever needs telling when a result changed something.
     """
-    appointment, outcome, reason, attendee = _judge(reply)
-    result = None
-    if outcome is None:
-        result = appointment_respond(
-            appointment_id=appointment.pk,
-            response=attendee.partstat.lower(),
-            actor_label="clinician (calendar reply)",
-            reason="calendar reply",
+    judge = _Judge([reply for _, reply in replies])
+    outcomes: list[tuple[InboundReply, RespondResult | None] | None] = [None] * len(replies)
+    # Rounds, so that two replies to one session in the same batch are judged in order.
+    pending = list(range(len(replies)))
+    while pending:
+        this_round, later, seen = [], [], set()
+        for index in pending:
+            uid = replies[index][1].uid
+            (later if uid in seen else this_round).append(index)
+            seen.add(uid)
+        _apply_round(replies, this_round, judge, outcomes)
+        pending = later
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _apply_round(replies, indexes: list[int], judge: _Judge, outcomes: list) -> None:
+    verdicts = {index: judge.verdict(replies[index][1]) for index in indexes}
+    to_apply = [index for index in indexes if verdicts[index][1] is None]
+    results = dict(
+        zip(
+            to_apply,
+            appointments_respond(
+                answers=[(verdicts[i][0].pk, verdicts[i][3].partstat.lower()) for i in to_apply],
+                actor_label="clinician (calendar reply)",
+                reason="calendar reply",
+            ),
+            strict=True,
         )
-        outcome = O.APPLIED if result.is_changed else _unchanged_outcome(result)
-        reason = result.detail
-    record = InboundReply.objects.create(
-        message=message,
-        appointment=appointment,
-        method=reply.method[:16],
-        uid=reply.uid,
-        attendee=(attendee.email if attendee else _first_attendee(reply))[:254],
-        partstat=(attendee.partstat if attendee else "")[:20],
-        sequence=reply.sequence,
-        dtstamp=reply.stamped_at,
-        outcome=outcome,
-        reason=reason[:300],
     )
-    return record, result
+    records = []
+    for index in indexes:
+        message, reply = replies[index]
+        appointment, outcome, reason, attendee = verdicts[index]
+        result = results.get(index)
+        if result is not None:
+            outcome = O.APPLIED if result.is_changed else _unchanged_outcome(result)
+            reason = result.detail
+        record = InboundReply(
+            message=message,
+            appointment=appointment,
+            method=reply.method[:16],
+            uid=reply.uid,
+            attendee=(attendee.email if attendee else _first_attendee(reply))[:254],
+            partstat=(attendee.partstat if attendee else "")[:20],
+            sequence=reply.sequence,
+            dtstamp=reply.stamped_at,
+            outcome=outcome,
+            reason=reason[:300],
+        )
+        if outcome == O.APPLIED:
+            judge.applied(appointment, record)
+        records.append(record)
+        outcomes[index] = (record, result)
+    InboundReply.objects.bulk_create(records)
 
 
 def _unchanged_outcome(result: RespondResult) -> str:
@@ -600,54 +742,72 @@ def _first_attendee(reply: ical.ParsedReply) -> str:
     return reply.attendees[0].email if reply.attendees else ""
 
 
-def _judge(reply: ical.ParsedReply):
-    """(appointment, outcome or None to apply, reason, the clinician's attendee entry)."""
-    if reply.problem:
-        return None, O.MALFORMED, reply.problem, None
-    if reply.method == "COUNTER" or reply.proposes_new_time:
-        return None, O.COUNTER, "proposes another time; a coordinator decides", None
-    if reply.method != "REPLY":
-        return None, O.NOT_A_REPLY, f"METHOD {reply.method or 'missing'} is not a reply", None
-    appointment = (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("clinician")
-        .filter(ical_uid=reply.uid)
-        .first()
-    )
-    if appointment is None:
-        return None, O.UNKNOWN_UID, "no invitation with this UID", None
-    invited = ical.normalise_address(appointment.clinician.calendar_email)
-    attendee = next((a for a in reply.attendees if a.email == invited), None)
-    if attendee is None:
-        return appointment, O.OTHER_ATTENDEE, "the attendee is not the invited clinician", None
-    if attendee.partstat not in ical.ANSWERS:
-        reason = f"PARTSTAT {attendee.partstat or 'missing'} is not an answer"
-        return appointment, O.UNKNOWN_ANSWER, reason, attendee
-    sequence = reply.ordering_sequence
-    if sequence < appointment.ical_sequence:
-        reason = f"answers SEQUENCE {sequence}; the invitation is at {appointment.ical_sequence}"
-        return appointment, O.STALE_SEQUENCE, reason, attendee
-    if sequence > appointment.ical_sequence:
-        reason = f"answers SEQUENCE {sequence}, which was never sent"
-        return appointment, O.FUTURE_SEQUENCE, reason, attendee
-    if _is_superseded(appointment, reply):
-        return appointment, O.SUPERSEDED, "a later reply was already applied", attendee
-    return appointment, None, "", attendee
+class _Judge:
+    """What a batch of replies needs to be judged, read once: the appointments their UIDs name
+    (locked, in id order) and the latest reply applied to each."""
+
+    def __init__(self, replies: list[ical.ParsedReply]) -> None:
+        uids = {r.uid for r in replies if r.uid and not r.problem}
+        self.appointments = {
+            a.ical_uid: a
+            for a in Appointment.objects.select_for_update(of=("self",))
+            .select_related("clinician")
+            .filter(ical_uid__in=uids)
+            .order_by("pk")
+        }
+        self.latest: dict[int, tuple[int, dt.datetime]] = {}
+        applied = (
+            InboundReply.objects.filter(
+                appointment__in=list(self.appointments.values()), outcome=O.APPLIED
+            )
+            .order_by("-sequence", "-dtstamp", "-created_at")
+            .values_list("appointment_id", "sequence", "dtstamp")
+        )
+        for appointment_id, sequence, stamped_at in applied:
+            self.latest.setdefault(appointment_id, _order_key(sequence or 0, stamped_at))
+
+    def applied(self, appointment: Appointment, record: InboundReply) -> None:
+        self.latest[appointment.pk] = _order_key(record.sequence or 0, record.dtstamp)
+
+    def verdict(self, reply: ical.ParsedReply):
+        """(appointment, outcome or None to apply, reason, the clinician's attendee entry)."""
+        if reply.problem:
+            return None, O.MALFORMED, reply.problem, None
+        if reply.method == "COUNTER" or reply.proposes_new_time:
+            return None, O.COUNTER, "proposes another time; a coordinator decides", None
+        if reply.method != "REPLY":
+            return None, O.NOT_A_REPLY, f"METHOD {reply.method or 'missing'} is not a reply", None
+        appointment = self.appointments.get(reply.uid)
+        if appointment is None:
+            return None, O.UNKNOWN_UID, "no invitation with this UID", None
+        invited = ical.normalise_address(appointment.clinician.calendar_email)
+        attendee = next((a for a in reply.attendees if a.email == invited), None)
+        if attendee is None:
+            return appointment, O.OTHER_ATTENDEE, "the attendee is not the invited clinician", None
+        if attendee.partstat not in ical.ANSWERS:
+            reason = f"PARTSTAT {attendee.partstat or 'missing'} is not an answer"
+            return appointment, O.UNKNOWN_ANSWER, reason, attendee
+        sequence = reply.ordering_sequence
+        if sequence < appointment.ical_sequence:
+            reason = (
+                f"answers SEQUENCE {sequence}; the invitation is at {appointment.ical_sequence}"
+            )
+            return appointment, O.STALE_SEQUENCE, reason, attendee
+        if sequence > appointment.ical_sequence:
+            reason = f"answers SEQUENCE {sequence}, which was never sent"
+            return appointment, O.FUTURE_SEQUENCE, reason, attendee
+        if self._is_superseded(appointment, reply):
+            return appointment, O.SUPERSEDED, "a later reply was already applied", attendee
+        return appointment, None, "", attendee
+
+    def _is_superseded(self, appointment: Appointment, reply: ical.ParsedReply) -> bool:
+        """Order by SEQUENCE, then DTSTAMP, then arrival: an earlier one arriving later loses."""
+        theirs = self.latest.get(appointment.pk)
+        return theirs is not None and _order_key(reply.ordering_sequence, reply.stamped_at) < theirs
 
 
-def _is_superseded(appointment: Appointment, reply: ical.ParsedReply) -> bool:
-    """Order by SEQUENCE, then DTSTAMP, then arrival: an earlier one arriving later loses."""
-    latest = (
-        InboundReply.objects.filter(appointment=appointment, outcome=O.APPLIED)
-        .order_by("-sequence", "-dtstamp", "-created_at")
-        .first()
-    )
-    if latest is None:
-        return False
-    earliest = dt.datetime.min.replace(tzinfo=dt.UTC)
-    mine = (reply.ordering_sequence, reply.stamped_at or earliest)
-    theirs = (latest.sequence or 0, latest.dtstamp or earliest)
-    return mine < theirs
+def _order_key(sequence: int, stamped_at: dt.datetime | None) -> tuple[int, dt.datetime]:
+    return (sequence, stamped_at or dt.datetime.min.replace(tzinfo=dt.UTC))
 
 
 # ---------------------------------------------------------------------------------------------

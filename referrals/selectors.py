@@ -89,3 +89,12 @@ def open_referral_ids_for_email(email: str) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def referral_ids_waiting_for_match(*, limit: int) -> list[int]:
+    """NEW referrals whose match has been asked for, PRIORITY first, then oldest."""
+    return list(
+        Referral.objects.filter(status=Referral.Status.NEW, match_requested_at__isnull=False)
+        .order_by("-priority", "submitted_at")
+        .values_list("pk", flat=True)[:limit]
+    )

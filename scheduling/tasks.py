@@ -1,15 +1,17 @@
 """Background work for scheduling. Tasks take ids, are idempotent and run after commit."""
 
 import logging
+import uuid
 from dataclasses import asdict
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.services import appointment_notify, referral_notify
+from notifications.services import appointment_notify, appointments_notify, referral_notify
 
 from .models import Clinician
 from .services import slots_materialise
@@ -20,14 +22,31 @@ logger = logging.getLogger(__name__)
 # --- Matching: one referral at a time, expiry, the sweeper and batches ---------------------
 
 
-@shared_task(acks_late=True)
-def match_referral(referral_id: int) -> None:
+@shared_task(acks_late=True, bind=True, max_retries=None)
+def match_referral(self, referral_id: int) -> None:
     """Propose a session for a NEW or UNMATCHED referral and hand it to notifications.
+
+    In a burst (MATCH_COALESCE_MIN_WAITING or more new referrals waiting) the referral is
+    matched with the others as batches instead (_match_waiting), by one worker at a time; a
+    task that finds another worker batching tries again shortly (that batch usually takes its
+    referral) and after MATCH_COALESCE_MAX_RETRIES matches alone.
 
     Idempotent: a referral already proposed, or in any status other than NEW or UNMATCHED,
     is left alone, so running it twice proposes once. The referrer hears "unmatched" only
     the first time nothing is feasible, not on every retry.
     """
+    from referrals.selectors import referral_ids_waiting_for_match
+
+    minimum = settings.MATCH_COALESCE_MIN_WAITING
+    is_burst = len(referral_ids_waiting_for_match(limit=minimum)) >= minimum
+    may_wait = self.request.retries < settings.MATCH_COALESCE_MAX_RETRIES
+    if is_burst and not _match_waiting() and may_wait:
+        raise self.retry(countdown=settings.MATCH_COALESCE_RETRY_SECONDS)
+    # Alone, or after the batches (a referral they left out, or proposed: then a no-op).
+    _match_one(referral_id)
+
+
+def _match_one(referral_id: int) -> None:
     from .services import referral_match
 
     with transaction.atomic():
@@ -37,6 +56,31 @@ def match_referral(referral_id: int) -> None:
         elif outcome.is_newly_unmatched:
             referral_notify(referral_id=referral_id, change="unmatched")
     logger.info("match referral %s: %s", referral_id, outcome.detail)
+
+
+_COALESCE_LOCK = "scheduling:match-waiting"
+
+
+def _match_waiting() -> bool:
+    """Match the new referrals waiting as batches, round after round while at least
+    MATCH_COALESCE_MIN_WAITING wait (at most MATCH_COALESCE_MAX_ROUNDS). False, doing
+    nothing, when another worker is doing it: a cache lock lets one worker batch at a time,
+    so two batches never plan the same referrals."""
+    from referrals.selectors import referral_ids_waiting_for_match
+
+    token = uuid.uuid4().hex
+    if not cache.add(_COALESCE_LOCK, token, timeout=settings.CELERY_TASK_TIME_LIMIT):
+        return False
+    try:
+        for _round in range(settings.MATCH_COALESCE_MAX_ROUNDS):
+            waiting = referral_ids_waiting_for_match(limit=settings.MATCH_BATCH_MAX_SIZE)
+            if len(waiting) < settings.MATCH_COALESCE_MIN_WAITING:
+                break
+            _match_batch(waiting)
+    finally:
+        if cache.get(_COALESCE_LOCK) == token:
+            cache.delete(_COALESCE_LOCK)
+    return True
 
 
 @shared_task(acks_late=True)
@@ -88,16 +132,19 @@ def match_backlog() -> None:
     and hand the proposals and newly unmatched referrals to notifications. Idempotent: a
     referral proposed meanwhile is skipped."""
     from .selectors import referral_ids_due_for_matching
-    from .services import referrals_plan_batch, referrals_propose_batch
 
     due = referral_ids_due_for_matching(now=timezone.now(), limit=settings.MATCH_BATCH_MAX_SIZE)
-    if not due:
-        return
-    plan = referrals_plan_batch(referral_ids=due)
+    if due:
+        _match_batch(due)
+
+
+def _match_batch(referral_ids: list[int]) -> None:
+    from .services import referrals_plan_batch, referrals_propose_batch
+
+    plan = referrals_plan_batch(referral_ids=referral_ids)
     with transaction.atomic():
         outcome = referrals_propose_batch(plan=plan)
-        for appointment_id in outcome.appointment_ids:
-            appointment_notify(appointment_id=appointment_id, change="proposed")
+        appointments_notify(changes=[(pk, "proposed") for pk in outcome.appointment_ids])
         for referral_id in outcome.newly_unmatched_ids:
             referral_notify(referral_id=referral_id, change="unmatched")
     logger.info(

@@ -432,6 +432,9 @@ OUTBOX_RETRY_MAX_SECONDS = env.int("OUTBOX_RETRY_MAX_SECONDS", default=300)
 OUTBOX_REQUEUE_AFTER_SECONDS = env.int("OUTBOX_REQUEUE_AFTER_SECONDS", default=60)
 OUTBOX_SENDING_STALE_MINUTES = env.int("OUTBOX_SENDING_STALE_MINUTES", default=15)
 OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
+# Rows written together (a batch of proposals) go out in tasks of at most this many, each over
+# one SMTP connection: fewer tasks in a burst, and one task never holds a worker for long.
+OUTBOX_SEND_BATCH = env.int("OUTBOX_SEND_BATCH", default=50)
 # A worker keeps its SMTP connection open this long, so a burst is not one connection per mail.
 SMTP_REUSE_SECONDS = env.int("SMTP_REUSE_SECONDS", default=30)
 # Reminders go this many hours before a session, to the clinician and the referrer.
@@ -502,6 +505,14 @@ MATCH_BATCH_MAX_SIZE = env.int("MATCH_BATCH_MAX_SIZE", default=20000)
 MATCH_BATCH_MINUTES = env.int("MATCH_BATCH_MINUTES", default=5)
 MATCH_SWEEP_MINUTES = env.int("MATCH_SWEEP_MINUTES", default=10)
 MATCH_EXPIRY_SWEEP_MINUTES = env.int("MATCH_EXPIRY_SWEEP_MINUTES", default=5)
+# A burst of submissions is matched as batches: a match task that finds this many new
+# referrals waiting matches them together (one worker at a time, up to this many rounds);
+# a task that finds another worker batching waits this long, up to this many times, before
+# matching its referral alone.
+MATCH_COALESCE_MIN_WAITING = env.int("MATCH_COALESCE_MIN_WAITING", default=10)
+MATCH_COALESCE_MAX_ROUNDS = env.int("MATCH_COALESCE_MAX_ROUNDS", default=50)
+MATCH_COALESCE_RETRY_SECONDS = env.float("MATCH_COALESCE_RETRY_SECONDS", default=0.5)
+MATCH_COALESCE_MAX_RETRIES = env.int("MATCH_COALESCE_MAX_RETRIES", default=60)
 
 CELERY_BEAT_SCHEDULE |= {
     "match-backlog": {

@@ -1,6 +1,6 @@
 """Every change to appointments and slots, one module per area; import from here."""
 
-from .appointments import RespondResult, Response, appointment_respond
+from .appointments import RespondResult, Response, appointment_respond, appointments_respond
 from .matching import (
     BatchOutcome,
     BatchPlan,
@@ -58,6 +58,7 @@ __all__ = [
     "appointment_propose",
     "appointment_reschedule",
     "appointment_respond",
+    "appointments_respond",
     "proposal_expire",
     "public_holiday_dates",
     "referral_match",

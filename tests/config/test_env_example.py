@@ -7,16 +7,18 @@ from django.conf import settings
 
 BASE_DIR = Path(settings.BASE_DIR)
 # Read by tools rather than by config/settings/*.py, and still worth documenting.
-READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY", "POSTGRES_PASSWORD"}
+READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE", "POSTGRES_PASSWORD"}
 
 
 def variables_read_by_settings() -> set[str]:
+    """What the Django settings read with django-environ, and gunicorn's config with os.environ."""
     pattern = re.compile(r"\benv(?:\.\w+)?\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
+    gunicorn = re.compile(r"\bos\.environ\.get\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
     return {
         name
         for path in (BASE_DIR / "config" / "settings").glob("*.py")
         for name in pattern.findall(path.read_text())
-    }
+    } | set(gunicorn.findall((BASE_DIR / "config" / "gunicorn.py").read_text()))
 
 
 def variables_documented() -> set[str]:

@@ -133,8 +133,8 @@ def test_gunicorn_serves_the_site_static_files_and_admin_with_production_setting
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
     command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",
+        sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", "2",
     ]  # fmt: skip
     site = Site(port)
 

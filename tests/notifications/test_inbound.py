@@ -340,3 +340,41 @@ def test_fuzzed_icalendar_never_raises_and_never_changes_a_session(lines, newlin
     receive(raw)
     assert status_of(appointment) == "proposed"
     assert InboundReply.objects.filter(outcome="applied").count() == 0
+
+
+# --- a whole IMAP poll at once ------------------------------------------------------------------
+
+
+def test_a_batch_of_replies_is_applied_as_if_one_by_one():
+    first, second, spoofed = invited(), invited(), invited()
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    accept_first = _clinician_reply(first)
+    raws = [
+        accept_first,
+        _clinician_reply(second, partstat="DECLINED"),
+        accept_first,  # the same bytes again: stored once
+        _clinician_reply(first, stamped_at=earlier),  # older than the one applied: loses
+        _clinician_reply(spoofed, attendee="mailto:someone.else@calendar.test"),
+    ]
+    received = inbound.messages_receive(raws, source="imap")
+    outcomes = [[r.outcome for r in each.replies] for each in received]
+    assert outcomes == [["applied"], ["applied"], [], ["superseded"], ["other_attendee"]]
+    assert received[2].message is None
+    assert (status_of(first), status_of(second), status_of(spoofed)) == (
+        "accepted",
+        "declined",
+        "proposed",
+    )
+    assert OutboundMessage.objects.filter(kind="confirmation").count() == 1
+
+
+def test_two_answers_to_one_session_in_one_batch_apply_in_their_order():
+    appointment = invited()
+    raws = [
+        _clinician_reply(appointment, partstat="TENTATIVE"),
+        _clinician_reply(appointment, stamped_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)),
+    ]
+    received = inbound.messages_receive(raws, source="imap")
+    assert [r.outcome for each in received for r in each.replies] == ["applied", "applied"]
+    assert status_of(appointment) == "accepted"
+    assert appointment.events.filter(to_status="tentative").exists()

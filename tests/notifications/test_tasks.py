@@ -193,3 +193,14 @@ def test_an_smtp_feature_error_is_not_retried_but_a_refused_connection_is():
     assert tasks._is_transient(ConnectionRefusedError())
     assert tasks._is_transient(TimeoutError())
     assert not tasks._is_transient(smtplib.SMTPAuthenticationError(535, b"no"))
+
+
+def test_rows_sent_in_one_batch_task_go_out_once_each():
+    first, second, third = queued_message(), queued_message(), queued_message()
+    assert tasks.message_send(second.pk) == "sent"
+    assert tasks.messages_send([first.pk, second.pk, third.pk]) == {"sent": 2}
+    assert tasks.messages_send([first.pk, second.pk, third.pk]) == {}
+    assert len(mail.outbox) == 3
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        m.recipient for m in (first, second, third)
+    )
