@@ -1,0 +1,181 @@
+"""Private services and real processes for the fault tests, all on loopback and all bounded.
+
+A fault test that stops a service stops its OWN copy (a redis-server or a PostgreSQL cluster
+started here on a free port), never the shared one other work relies on. Every wait has a
+deadline; every process started here is stopped when its block ends.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import database_url_for_subprocesses
+
+BASE_DIR = Path(settings.BASE_DIR)
+POLL_SECONDS = 0.1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, *, seconds: float, what: str, log: Path | None = None) -> None:
+    """Poll `condition` until it holds; fail naming `what` (and the log's tail) after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            pytest.fail(f"{what} within {seconds} s\n{tail}")
+        time.sleep(POLL_SECONDS)
+
+
+def port_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def stop(process: subprocess.Popen, *, seconds: float = 15) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on one free loopback port, stopped and started at will
+    (no persistence: a restart is an empty Redis, the worst case for queued work)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(lambda: port_answers(self.port), seconds=10, what="redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+        wait_until(lambda: not port_answers(self.port), seconds=10, what="redis-server stayed up")
+
+
+@contextmanager
+def celery_broker(url: str):
+    """Point this process's Celery app (publishing) at another broker for the block."""
+    from kombu import pools
+
+    from config.celery import app
+
+    def reset_pools() -> None:
+        # kombu keeps its pools in a global registry; closing one there would hand the closed
+        # pool out again, so empty the registry itself.
+        pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    previous = app.conf.broker_url
+    reset_pools()
+    app.conf.broker_url = url
+    try:
+        yield app
+    finally:
+        reset_pools()
+        app.conf.broker_url = previous
+
+
+# --- Celery workers ---------------------------------------------------------------------------
+
+
+class Worker:
+    """One `celery worker` process on the test database; `name` is its hostname for pings."""
+
+    def __init__(self, process: subprocess.Popen, name: str, log: Path) -> None:
+        self.process, self.name, self.log = process, name, log
+
+    def kill(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or a lost machine would: no clean-up at all."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@contextmanager
+def celery_worker(*, broker_url: str, log: Path, name: str, pool: str = "solo", **environment: str):
+    """A real worker process on `broker_url`, ready (answering a ping) when the block starts."""
+    from config.celery import app
+
+    hostname = f"{name}-{os.getpid()}@127.0.0.1"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url_for_subprocesses(),
+        "REDIS_URL": broker_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        **environment,
+    }
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}"]
+    command += ["--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    command += ["--loglevel=INFO", f"--hostname={hostname}"]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    worker = Worker(process, hostname, log)
+    try:
+        with celery_broker(broker_url):
+            wait_until(
+                lambda: (
+                    process.poll() is not None
+                    or app.control.ping(destination=[hostname], timeout=0.5)
+                ),
+                seconds=60,
+                what="the Celery worker did not answer",
+                log=log,
+            )
+        if process.poll() is not None:
+            pytest.fail(f"the Celery worker exited:\n{log.read_text(errors='replace')[-3000:]}")
+        yield worker
+    finally:
+        stop(process)
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def postgres_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if found:
+        return str(found[-1])
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(f"PostgreSQL's {name} is not installed (apt-get install -y postgresql)")
+    return path
