@@ -123,8 +123,9 @@ class Worker:
         self.process, self.name, self.log = process, name, log
 
     def kill(self) -> None:
-        """SIGKILL, as the kernel's OOM killer or a lost machine would: no clean-up at all."""
-        os.kill(self.process.pid, signal.SIGKILL)
+        """SIGKILL to the worker and its pool processes, as a lost machine or container would
+        do: no clean-up at all."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
 
@@ -147,7 +148,12 @@ def celery_worker(*, broker_url: str, log: Path, name: str, pool: str = "solo", 
     command += ["--loglevel=INFO", f"--hostname={hostname}"]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so kill() reaches the pool too
         )
     worker = Worker(process, hostname, log)
     try:
