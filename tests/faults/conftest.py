@@ -12,3 +12,17 @@ def private_redis(tmp_path):
         yield redis
     finally:
         redis.stop()
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own, started; stopped and deleted after."""
+    from tests.faults.harness import PrivatePostgres
+
+    cluster = PrivatePostgres()
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()

@@ -185,3 +185,80 @@ def postgres_bin(name: str) -> str:
     if not path:
         pytest.fail(f"PostgreSQL's {name} is not installed (apt-get install -y postgresql)")
     return path
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own (initdb in a temporary directory, run as the
+    postgres user, one free loopback port), to stop and start while the shared one keeps
+    serving everyone else. Trust authentication, loopback only, no fsync: a throwaway."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.port = free_port()
+        # pytest's tmp_path is closed to other users; the postgres user must own its directory.
+        self.directory = Path(tempfile.mkdtemp(prefix="sb-fault-pg-"))
+        self.data = self.directory / "data"
+        self.log = self.directory / "postgres.log"
+        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *command: str) -> None:
+        done = subprocess.run(
+            [*self._as_postgres, *command], capture_output=True, timeout=120, cwd="/"
+        )
+        if done.returncode:
+            output = (done.stdout + done.stderr).decode(errors="replace")
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            pytest.fail(f"{command[0]} failed:\n{output}\n{tail}")
+
+    def init(self) -> None:
+        if self._as_postgres:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run(postgres_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off"
+        self._run(postgres_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+                  "-o", options, "-w", "-t", "30", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions are ended at once, as in a restart for an upgrade."""
+        self._run(postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "30",
+                  "stop")  # fmt: skip
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def copy_database(self, source_url: str, name: str) -> None:
+        """A copy of another server's database (schema and rows), e.g. the migrated test one."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        dump = subprocess.run(
+            [postgres_bin("pg_dump"), "--no-owner", "--dbname", source_url],
+            capture_output=True,
+            timeout=120,
+        )
+        if dump.returncode:
+            pytest.fail(f"pg_dump failed: {dump.stderr.decode(errors='replace')}")
+        restore = subprocess.run(
+            [postgres_bin("psql"), "-q", "-v", "ON_ERROR_STOP=1", "--dbname", self.url(name)],
+            input=dump.stdout,
+            capture_output=True,
+            timeout=120,
+        )
+        if restore.returncode:
+            pytest.fail(f"psql restore failed: {restore.stderr.decode(errors='replace')[-2000:]}")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(
+                [*self._as_postgres, postgres_bin("pg_ctl"), "-D", str(self.data), "-m",
+                 "immediate", "stop"],
+                capture_output=True,
+                timeout=60,
+                cwd="/",
+            )  # fmt: skip
+        shutil.rmtree(self.directory, ignore_errors=True)
