@@ -20,13 +20,16 @@ logger = logging.getLogger(__name__)
 # --- Matching: one referral at a time, expiry, the sweeper and batches ---------------------
 
 
-@shared_task(acks_late=True)
-def match_referral(referral_id: int) -> None:
+@shared_task(acks_late=True, bind=True)
+def match_referral(self, referral_id: int) -> None:
     """Propose a session for a NEW or UNMATCHED referral and hand it to notifications.
 
     Idempotent: a referral already proposed, or in any status other than NEW or UNMATCHED,
     is left alone, so running it twice proposes once. The referrer hears "unmatched" only
-    the first time nothing is feasible, not on every retry.
+    the first time nothing is feasible, not on every retry. A referral whose row another
+    transaction holds is tried again after MATCH_LOCKED_RETRY_SECONDS (at most
+    MATCH_LOCKED_MAX_RETRIES times): when a worker is killed mid-match, Celery redelivers the
+    task at once while the dead worker's transaction may still hold the lock.
     """
     from .services import referral_match
 
@@ -37,6 +40,11 @@ def match_referral(referral_id: int) -> None:
         elif outcome.is_newly_unmatched:
             referral_notify(referral_id=referral_id, change="unmatched")
     logger.info("match referral %s: %s", referral_id, outcome.detail)
+    if outcome.is_locked_elsewhere:
+        raise self.retry(
+            countdown=settings.MATCH_LOCKED_RETRY_SECONDS,
+            max_retries=settings.MATCH_LOCKED_MAX_RETRIES,
+        )
 
 
 @shared_task(acks_late=True)

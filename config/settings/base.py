@@ -498,6 +498,11 @@ MATCH_CANDIDATES_PER_CLINICIAN = env.int("MATCH_CANDIDATES_PER_CLINICIAN", defau
 # The sweeper re-queues a NEW referral whose match was asked for this long ago without result
 # (broker lost, worker killed), and retries UNMATCHED ones at these intervals.
 MATCH_STUCK_AFTER_MINUTES = env.int("MATCH_STUCK_AFTER_MINUTES", default=15)
+# A match that finds its referral locked by another transaction (a worker matching it, or a
+# killed worker's transaction not yet ended) tries again after this long, this many times at
+# most, rather than waiting for the sweeper. Kept below the broker's visibility timeout.
+MATCH_LOCKED_RETRY_SECONDS = env.int("MATCH_LOCKED_RETRY_SECONDS", default=5)
+MATCH_LOCKED_MAX_RETRIES = env.int("MATCH_LOCKED_MAX_RETRIES", default=12)
 MATCH_UNMATCHED_RETRY_MINUTES = env.int("MATCH_UNMATCHED_RETRY_MINUTES", default=60)
 MATCH_PRIORITY_RETRY_MINUTES = env.int("MATCH_PRIORITY_RETRY_MINUTES", default=5)
 # More referrals due than this are assigned together as one batch instead of one by one.

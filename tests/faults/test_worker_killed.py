@@ -8,6 +8,9 @@ control runs the same kill with acks_late off: the message is gone and the refer
 """
 
 import datetime as dt
+import os
+import signal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -153,3 +156,64 @@ def test_control_with_acks_late_off_the_killed_workers_task_is_lost(
             app.conf.task_always_eager = True
     assert Referral.objects.get(pk=referral.pk).status == Referral.Status.NEW
     assert not Appointment.objects.filter(referral=referral).exists()
+
+
+def _pool_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def test_a_pool_process_killed_mid_match_has_its_task_rejected_back_and_one_session_proposed(
+    transactional_db, redis_url, tmp_path
+):
+    """Only the pool process dies (the OOM killer's usual choice): its parent sees the worker
+    lost and, with task_reject_on_worker_lost, puts the task straight back in the queue, while
+    the dead process's transaction still holds the referral's row lock. The redelivered run
+    must try again shortly, not take the lock as "another worker has it" and drop the task."""
+    referral, clinician_id = _referral_with_one_free_time()
+    with celery_broker(redis_url) as app:
+        app.conf.task_always_eager = False
+        try:
+            _broker_empty(app)
+            with psycopg.connect(database_url_for_subprocesses()) as holder:
+                holder.execute(
+                    "SELECT id FROM scheduling_clinician WHERE id = %s FOR UPDATE", [clinician_id]
+                )
+                with celery_worker(
+                    broker_url=redis_url,
+                    log=tmp_path / "worker.log",
+                    name="fault-pool",
+                    pool="prefork",
+                    MATCH_LOCKED_RETRY_SECONDS="1",
+                ) as worker:
+                    match_referral.delay(referral.pk)
+                    wait_until(
+                        lambda: _backends_waiting_on_a_lock(),
+                        seconds=30,
+                        what="the pool process never reached the clinician's lock",
+                        log=worker.log,
+                    )
+                    [child] = _pool_children(worker.process.pid)
+                    os.kill(child, signal.SIGKILL)
+                    # Redelivered at once, it meets the referral still locked by the dead
+                    # process's transaction (which waits on the lock held here).
+                    wait_until(
+                        lambda: (
+                            f"match referral {referral.pk}: locked"
+                            in worker.log.read_text(errors="replace")
+                        ),
+                        seconds=30,
+                        what="the rejected task did not run again",
+                        log=worker.log,
+                    )
+                    holder.rollback()
+                    wait_until(
+                        lambda: Appointment.objects.filter(referral=referral).exists(),
+                        seconds=30,
+                        what="the referral was left for the sweeper",
+                        log=worker.log,
+                    )
+        finally:
+            app.conf.task_always_eager = True
+
+    assert Appointment.objects.filter(referral=referral).count() == 1
