@@ -91,7 +91,8 @@ class PrivateRedis:
 
 @contextmanager
 def celery_broker(url: str):
-    """Point this process's Celery app (publishing) at another broker for the block."""
+    """Point this process's Celery app at another broker for the block, publishing for real
+    (the test settings otherwise run tasks eagerly, in-process)."""
     from kombu import pools
 
     from config.celery import app
@@ -103,14 +104,14 @@ def celery_broker(url: str):
         app._pool = None
         app.amqp._producer_pool = None
 
-    previous = app.conf.broker_url
+    previous, was_eager = app.conf.broker_url, app.conf.task_always_eager
     reset_pools()
-    app.conf.broker_url = url
+    app.conf.broker_url, app.conf.task_always_eager = url, False
     try:
         yield app
     finally:
         reset_pools()
-        app.conf.broker_url = previous
+        app.conf.broker_url, app.conf.task_always_eager = previous, was_eager
 
 
 # --- Celery workers ---------------------------------------------------------------------------
@@ -172,6 +173,19 @@ def celery_worker(*, broker_url: str, log: Path, name: str, pool: str = "solo", 
         yield worker
     finally:
         stop(process)
+
+
+def worker_is_idle(app, worker_name: str) -> bool:
+    """The worker answers, runs nothing, holds nothing scheduled, and the queue is empty."""
+    inspect = app.control.inspect(destination=[worker_name], timeout=1)
+    active, scheduled, reserved = inspect.active(), inspect.scheduled(), inspect.reserved()
+    if not active:  # no answer yet
+        return False
+    with app.connection_for_write() as connection:
+        waiting = connection.default_channel.client.llen("celery")
+    return not waiting and not any(
+        tasks for reply in (active, scheduled or {}, reserved or {}) for tasks in reply.values()
+    )
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

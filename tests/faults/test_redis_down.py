@@ -71,16 +71,12 @@ def _send_while_redis_is_down(redis: PrivateRedis, people: int) -> list[tuple[in
         }
     }
     with (
-        celery_broker(redis.url) as app,
+        celery_broker(redis.url),
         override_settings(CACHES=redis_cache, REFERRAL_SUBMISSIONS_PER_IP=people + 1),
     ):
-        app.conf.task_always_eager = False
-        try:
-            redis.stop()
-            with ThreadPoolExecutor(BROWSERS) as browsers:
-                return list(browsers.map(_send_referral, range(people)))
-        finally:
-            app.conf.task_always_eager = True
+        redis.stop()
+        with ThreadPoolExecutor(BROWSERS) as browsers:
+            return list(browsers.map(_send_referral, range(people)))
 
 
 def test_referrals_sent_while_redis_is_down_are_all_saved_confirmed_and_matched_once_it_is_back(
@@ -108,13 +104,9 @@ def test_referrals_sent_while_redis_is_down_are_all_saved_confirmed_and_matched_
             name="fault-redis",
             MATCH_STUCK_AFTER_MINUTES="0",
         ) as worker,
-        celery_broker(private_redis.url) as app,
+        celery_broker(private_redis.url),
     ):
-        app.conf.task_always_eager = False
-        try:
-            match_sweep.delay()
-        finally:
-            app.conf.task_always_eager = True
+        match_sweep.delay()
         wait_until(
             lambda: saved.filter(status=Referral.Status.PROPOSED).count() == PEOPLE,
             seconds=90,

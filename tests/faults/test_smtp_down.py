@@ -16,7 +16,13 @@ from django.test import override_settings
 from notifications.models import OutboundMessage
 from notifications.services import referral_notify
 from notifications.tasks import message_send, outbox_sweep
-from tests.faults.harness import celery_broker, celery_worker, free_port, wait_until
+from tests.faults.harness import (
+    celery_broker,
+    celery_worker,
+    free_port,
+    wait_until,
+    worker_is_idle,
+)
 from tests.notifications.conftest import SmtpInbox
 from tests.referrals.factories import ReferralFactory
 
@@ -53,18 +59,6 @@ def _delivery_problems(inbox: SmtpInbox, message_ids: list[int]) -> list[str]:
     return problems
 
 
-def _worker_is_idle(app, worker_name: str) -> bool:
-    inspect = app.control.inspect(destination=[worker_name], timeout=1)
-    active, scheduled, reserved = inspect.active(), inspect.scheduled(), inspect.reserved()
-    if not active:  # no answer yet
-        return False
-    with app.connection_for_write() as connection:
-        waiting = connection.default_channel.client.llen("celery")
-    return not waiting and not any(
-        tasks for reply in (active, scheduled or {}, reserved or {}) for tasks in reply.values()
-    )
-
-
 @pytest.mark.services
 def test_messages_wait_while_smtp_is_down_and_go_out_once_each_when_it_is_back(
     transactional_db, redis_url, tmp_path
@@ -83,41 +77,37 @@ def test_messages_wait_while_smtp_is_down_and_go_out_once_each_when_it_is_back(
         ) as worker,
         celery_broker(redis_url) as app,
     ):
-        app.conf.task_always_eager = False
+        message_ids = _messages_due(MESSAGES)
+        rows = OutboundMessage.objects.filter(pk__in=message_ids)
+        wait_until(
+            lambda: rows.filter(attempts__gte=2, status=S.QUEUED).count() == MESSAGES,
+            seconds=60,
+            what="the worker did not try (and retry) every message",
+            log=worker.log,
+        )
+        assert set(rows.values_list("last_error", flat=True)) == {"ConnectionRefusedError"}
+        assert not rows.exclude(status=S.QUEUED).exists()
+
+        server = Controller(inbox, hostname="127.0.0.1", port=port)
+        server.start()
         try:
-            message_ids = _messages_due(MESSAGES)
-            rows = OutboundMessage.objects.filter(pk__in=message_ids)
+            outbox_sweep.delay()
             wait_until(
-                lambda: rows.filter(attempts__gte=2, status=S.QUEUED).count() == MESSAGES,
+                lambda: rows.filter(status=S.SENT).count() == MESSAGES,
                 seconds=60,
-                what="the worker did not try (and retry) every message",
+                what="not every message went out once SMTP was back",
                 log=worker.log,
             )
-            assert set(rows.values_list("last_error", flat=True)) == {"ConnectionRefusedError"}
-            assert not rows.exclude(status=S.QUEUED).exists()
-
-            server = Controller(inbox, hostname="127.0.0.1", port=port)
-            server.start()
-            try:
-                outbox_sweep.delay()
-                wait_until(
-                    lambda: rows.filter(status=S.SENT).count() == MESSAGES,
-                    seconds=60,
-                    what="not every message went out once SMTP was back",
-                    log=worker.log,
-                )
-                # Every retry still scheduled and the sweep's copies run (and find nothing).
-                outbox_sweep.delay()
-                wait_until(
-                    lambda: _worker_is_idle(app, worker.name),
-                    seconds=30,
-                    what="the worker did not finish its queued sends",
-                    log=worker.log,
-                )
-            finally:
-                server.stop()
+            # Every retry still scheduled and the sweep's copies run (and find nothing).
+            outbox_sweep.delay()
+            wait_until(
+                lambda: worker_is_idle(app, worker.name),
+                seconds=30,
+                what="the worker did not finish its queued sends",
+                log=worker.log,
+            )
         finally:
-            app.conf.task_always_eager = True
+            server.stop()
 
     assert _delivery_problems(inbox, message_ids) == []
     assert len(inbox.messages) == MESSAGES

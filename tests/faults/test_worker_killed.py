@@ -10,6 +10,7 @@ control runs the same kill with acks_late off: the message is gone and the refer
 import datetime as dt
 import os
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -21,7 +22,7 @@ from referrals.models import Referral
 from scheduling.models import Appointment
 from scheduling.tasks import match_referral
 from tests.conftest import database_url_for_subprocesses
-from tests.faults.harness import celery_broker, celery_worker, wait_until
+from tests.faults.harness import celery_broker, celery_worker, wait_until, worker_is_idle
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import ClinicianFactory, SlotFactory
 
@@ -103,33 +104,29 @@ def test_a_worker_killed_mid_match_has_its_task_redelivered_and_one_session_prop
 ):
     referral, clinician_id = _referral_with_one_free_time()
     with celery_broker(redis_url) as app:
-        app.conf.task_always_eager = False
-        try:
-            _broker_empty(app)
-            _kill_while_matching(referral, clinician_id, tmp_path=tmp_path, redis_url=redis_url)
-            assert Referral.objects.get(pk=referral.pk).status == Referral.Status.NEW
-            assert _broker_counts(app) == (0, 1)  # delivered, never acknowledged
+        _broker_empty(app)
+        _kill_while_matching(referral, clinician_id, tmp_path=tmp_path, redis_url=redis_url)
+        assert Referral.objects.get(pk=referral.pk).status == Referral.Status.NEW
+        assert _broker_counts(app) == (0, 1)  # delivered, never acknowledged
 
-            with celery_worker(
-                broker_url=redis_url,
-                log=tmp_path / "second.log",
-                name="fault-second",
-                CELERY_VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT_SECONDS,
-            ) as second:
-                wait_until(
-                    lambda: Appointment.objects.filter(referral=referral).exists(),
-                    seconds=60,
-                    what="the task was not redelivered to the second worker",
-                    log=second.log,
-                )
-                wait_until(
-                    lambda: _broker_counts(app) == (0, 0),
-                    seconds=30,
-                    what="the redelivered task was not acknowledged",
-                    log=second.log,
-                )
-        finally:
-            app.conf.task_always_eager = True
+        with celery_worker(
+            broker_url=redis_url,
+            log=tmp_path / "second.log",
+            name="fault-second",
+            CELERY_VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT_SECONDS,
+        ) as second:
+            wait_until(
+                lambda: Appointment.objects.filter(referral=referral).exists(),
+                seconds=60,
+                what="the task was not redelivered to the second worker",
+                log=second.log,
+            )
+            wait_until(
+                lambda: _broker_counts(app) == (0, 0),
+                seconds=30,
+                what="the redelivered task was not acknowledged",
+                log=second.log,
+            )
 
     assert Appointment.objects.filter(referral=referral).count() == 1
     assert Referral.objects.get(pk=referral.pk).status == Referral.Status.PROPOSED
@@ -140,20 +137,16 @@ def test_control_with_acks_late_off_the_killed_workers_task_is_lost(
 ):
     referral, clinician_id = _referral_with_one_free_time()
     with celery_broker(redis_url) as app:
-        app.conf.task_always_eager = False
-        try:
-            _broker_empty(app)
-            _kill_while_matching(
-                referral,
-                clinician_id,
-                tmp_path=tmp_path,
-                redis_url=redis_url,
-                DJANGO_SETTINGS_MODULE="tests.faults.settings_early_ack",
-            )
-            # Acknowledged on receipt: nothing left in Redis for any worker to run again.
-            assert _broker_counts(app) == (0, 0)
-        finally:
-            app.conf.task_always_eager = True
+        _broker_empty(app)
+        _kill_while_matching(
+            referral,
+            clinician_id,
+            tmp_path=tmp_path,
+            redis_url=redis_url,
+            DJANGO_SETTINGS_MODULE="tests.faults.settings_early_ack",
+        )
+        # Acknowledged on receipt: nothing left in Redis for any worker to run again.
+        assert _broker_counts(app) == (0, 0)
     assert Referral.objects.get(pk=referral.pk).status == Referral.Status.NEW
     assert not Appointment.objects.filter(referral=referral).exists()
 
@@ -161,6 +154,47 @@ def test_control_with_acks_late_off_the_killed_workers_task_is_lost(
 def _pool_children(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(child) for child in children]
+
+
+@contextmanager
+def _kill_pool_process_while_matching(
+    referral: Referral, clinician_id: int, *, tmp_path, redis_url, rerun: str, **env
+) -> None:
+    """Hold a prefork worker's pool process inside matching, SIGKILL only that process, wait
+    for `rerun` in the worker's log, then let the clinician's lock go."""
+    with psycopg.connect(database_url_for_subprocesses()) as holder:
+        holder.execute(
+            "SELECT id FROM scheduling_clinician WHERE id = %s FOR UPDATE", [clinician_id]
+        )
+        with celery_worker(
+            broker_url=redis_url,
+            log=tmp_path / "worker.log",
+            name="fault-pool",
+            pool="prefork",
+            MATCH_LOCKED_RETRY_SECONDS="1",
+            **env,
+        ) as worker:
+            match_referral.delay(referral.pk)
+            wait_until(
+                lambda: _backends_waiting_on_a_lock(),
+                seconds=30,
+                what="the pool process never reached the clinician's lock",
+                log=worker.log,
+            )
+            [stuck] = _backends_waiting_on_a_lock()
+            [child] = _pool_children(worker.process.pid)
+            os.kill(child, signal.SIGKILL)
+            wait_until(
+                lambda: rerun in worker.log.read_text(errors="replace"),
+                seconds=30,
+                what=f"no {rerun!r} in the worker's log",
+                log=worker.log,
+            )
+            holder.rollback()
+            wait_until(
+                lambda: not _backend_alive(stuck), seconds=30, what="the dead backend lingered"
+            )
+            yield worker
 
 
 def test_a_pool_process_killed_mid_match_has_its_task_rejected_back_and_one_session_proposed(
@@ -172,48 +206,47 @@ def test_a_pool_process_killed_mid_match_has_its_task_rejected_back_and_one_sess
     must try again shortly, not take the lock as "another worker has it" and drop the task."""
     referral, clinician_id = _referral_with_one_free_time()
     with celery_broker(redis_url) as app:
-        app.conf.task_always_eager = False
-        try:
-            _broker_empty(app)
-            with psycopg.connect(database_url_for_subprocesses()) as holder:
-                holder.execute(
-                    "SELECT id FROM scheduling_clinician WHERE id = %s FOR UPDATE", [clinician_id]
-                )
-                with celery_worker(
-                    broker_url=redis_url,
-                    log=tmp_path / "worker.log",
-                    name="fault-pool",
-                    pool="prefork",
-                    MATCH_LOCKED_RETRY_SECONDS="1",
-                ) as worker:
-                    match_referral.delay(referral.pk)
-                    wait_until(
-                        lambda: _backends_waiting_on_a_lock(),
-                        seconds=30,
-                        what="the pool process never reached the clinician's lock",
-                        log=worker.log,
-                    )
-                    [child] = _pool_children(worker.process.pid)
-                    os.kill(child, signal.SIGKILL)
-                    # Redelivered at once, it meets the referral still locked by the dead
-                    # process's transaction (which waits on the lock held here).
-                    wait_until(
-                        lambda: (
-                            f"match referral {referral.pk}: locked"
-                            in worker.log.read_text(errors="replace")
-                        ),
-                        seconds=30,
-                        what="the rejected task did not run again",
-                        log=worker.log,
-                    )
-                    holder.rollback()
-                    wait_until(
-                        lambda: Appointment.objects.filter(referral=referral).exists(),
-                        seconds=30,
-                        what="the referral was left for the sweeper",
-                        log=worker.log,
-                    )
-        finally:
-            app.conf.task_always_eager = True
+        _broker_empty(app)
+        with _kill_pool_process_while_matching(
+            referral,
+            clinician_id,
+            tmp_path=tmp_path,
+            redis_url=redis_url,
+            # Redelivered at once, it meets the referral still locked by the dead process's
+            # transaction (which waits on the lock held here).
+            rerun=f"match referral {referral.pk}: locked",
+        ) as worker:
+            wait_until(
+                lambda: Appointment.objects.filter(referral=referral).exists(),
+                seconds=30,
+                what="the referral was left for the sweeper",
+                log=worker.log,
+            )
 
     assert Appointment.objects.filter(referral=referral).count() == 1
+
+
+def test_control_without_reject_on_worker_lost_the_pool_processs_task_is_lost(
+    transactional_db, redis_url, tmp_path
+):
+    referral, clinician_id = _referral_with_one_free_time()
+    with celery_broker(redis_url) as app:
+        _broker_empty(app)
+        with _kill_pool_process_while_matching(
+            referral,
+            clinician_id,
+            tmp_path=tmp_path,
+            redis_url=redis_url,
+            rerun="WorkerLostError",
+            DJANGO_SETTINGS_MODULE="tests.faults.settings_no_reject",
+        ) as worker:
+            wait_until(
+                lambda: worker_is_idle(app, worker.name),
+                seconds=30,
+                what="the worker did not settle",
+                log=worker.log,
+            )
+            # Marked failed and acknowledged: nothing left in Redis for any worker to run.
+            assert _broker_counts(app) == (0, 0)
+    assert Referral.objects.get(pk=referral.pk).status == Referral.Status.NEW
+    assert not Appointment.objects.filter(referral=referral).exists()
