@@ -12,3 +12,6 @@ urlpatterns = [
     path("calendar/", include("notifications.urls")),
     path("", include("referrals.urls")),
 ]
+
+# While the database is unreachable a person gets the "try again" page (503), never a traceback.
+handler500 = "config.views.server_error"

@@ -7,7 +7,7 @@ as a DIVERTED referral and the person sees the crisis page.
 
 import logging
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 
 import phonenumbers
 from django.conf import settings
@@ -136,14 +136,16 @@ def referral_submit_and_follow_up(
     """Save the referral, hand it to notifications and queue matching, in one transaction.
 
     Matching is queued after commit and only for a NEW referral. A broker outage must not turn
-    a saved referral into an error page, so the hand-off is robust: the referral's
-    `match_requested_at` lets the sweeper find it later.
+    a saved referral into an error page: delay_on_commit logs the outage and the referral's
+    `match_requested_at` lets the sweeper find it later. (Not on_commit(partial(...),
+    robust=True): Django's robust hook names the failing callable by its __qualname__, which a
+    partial lacks, so the outage became an AttributeError and a server error.)
     """
     with transaction.atomic():
         referral = referral_submit(draft=draft, safety=safety, intake_by=intake_by)
         referral_notify(referral_id=referral.pk, change=NOTIFY_CHANGE[referral.status])
         if referral.status == R.NEW:
-            transaction.on_commit(partial(match_referral.delay, referral.pk), robust=True)
+            match_referral.delay_on_commit(referral.pk)
     return referral
 
 

@@ -33,7 +33,10 @@ def match_referral(self, referral_id: int) -> None:
 
     Idempotent: a referral already proposed, or in any status other than NEW or UNMATCHED,
     is left alone, so running it twice proposes once. The referrer hears "unmatched" only
-    the first time nothing is feasible, not on every retry.
+    the first time nothing is feasible, not on every retry. A referral whose row another
+    transaction holds is tried again after MATCH_LOCKED_RETRY_SECONDS (at most
+    MATCH_LOCKED_MAX_RETRIES times): when a worker is killed mid-match, Celery redelivers the
+    task at once while the dead worker's transaction may still hold the lock.
     """
     from referrals.selectors import referral_ids_waiting_for_match
 
@@ -43,10 +46,14 @@ def match_referral(self, referral_id: int) -> None:
     if is_burst and not _match_waiting() and may_wait:
         raise self.retry(countdown=settings.MATCH_COALESCE_RETRY_SECONDS)
     # Alone, or after the batches (a referral they left out, or proposed: then a no-op).
-    _match_one(referral_id)
+    if _match_one(referral_id).is_locked_elsewhere:
+        raise self.retry(
+            countdown=settings.MATCH_LOCKED_RETRY_SECONDS,
+            max_retries=settings.MATCH_LOCKED_MAX_RETRIES,
+        )
 
 
-def _match_one(referral_id: int) -> None:
+def _match_one(referral_id: int):
     from .services import referral_match
 
     with transaction.atomic():
@@ -56,6 +63,7 @@ def _match_one(referral_id: int) -> None:
         elif outcome.is_newly_unmatched:
             referral_notify(referral_id=referral_id, change="unmatched")
     logger.info("match referral %s: %s", referral_id, outcome.detail)
+    return outcome
 
 
 _COALESCE_LOCK = "scheduling:match-waiting"

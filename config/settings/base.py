@@ -89,7 +89,15 @@ TEMPLATES = [
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A kept connection is checked before each request reuses it, so one the server dropped (a
+# restart, a failover) is replaced instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # An unreachable server fails a request after this long instead of the OS's minutes; the
+    # person sees the 503 page (config.views.server_error).
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT_SECONDS", default=5
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # WAL and a busy timeout let the in-process worker and the web process share the file.
@@ -127,6 +135,10 @@ STORAGES = {
 
 # A plain page a person can act on, rather than the developer explanation.
 CSRF_FAILURE_VIEW = "referrals.views.csrf_failure"
+# The 503 page (the database is unreachable) asks browsers to try again after this long.
+SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int(
+    "SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=30
+)
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 # Staff sign-in: password, then a second factor (django-otp), with django-axes counting failures.
@@ -496,6 +508,11 @@ MATCH_CANDIDATES_PER_CLINICIAN = env.int("MATCH_CANDIDATES_PER_CLINICIAN", defau
 # The sweeper re-queues a NEW referral whose match was asked for this long ago without result
 # (broker lost, worker killed), and retries UNMATCHED ones at these intervals.
 MATCH_STUCK_AFTER_MINUTES = env.int("MATCH_STUCK_AFTER_MINUTES", default=15)
+# A match that finds its referral locked by another transaction (a worker matching it, or a
+# killed worker's transaction not yet ended) tries again after this long, this many times at
+# most, rather than waiting for the sweeper. Kept below the broker's visibility timeout.
+MATCH_LOCKED_RETRY_SECONDS = env.int("MATCH_LOCKED_RETRY_SECONDS", default=5)
+MATCH_LOCKED_MAX_RETRIES = env.int("MATCH_LOCKED_MAX_RETRIES", default=12)
 MATCH_UNMATCHED_RETRY_MINUTES = env.int("MATCH_UNMATCHED_RETRY_MINUTES", default=60)
 MATCH_PRIORITY_RETRY_MINUTES = env.int("MATCH_PRIORITY_RETRY_MINUTES", default=5)
 # More referrals due than this are assigned together as one batch instead of one by one.

@@ -83,6 +83,9 @@ class MatchOutcome:
     appointment_id: int | None = None
     is_newly_unmatched: bool = False
     detail: str = ""
+    # Another transaction holds the referral's row: a worker matching it now, or one that died
+    # and whose transaction PostgreSQL has not ended yet.
+    is_locked_elsewhere: bool = False
 
 
 # --- proposals ---
@@ -356,7 +359,9 @@ def referral_match(
     now = now or timezone.now()
     referral = referrals_locked_for_matching(pk=referral_id).first()
     if referral is None:
-        return MatchOutcome(referral_id, detail="locked by another worker or gone")
+        if Referral.objects.filter(pk=referral_id).exists():
+            return MatchOutcome(referral_id, detail="locked elsewhere", is_locked_elsewhere=True)
+        return MatchOutcome(referral_id, detail="gone")
     if referral.status not in MATCHABLE:
         return MatchOutcome(referral_id, detail=f"referral is {referral.status}")
     history = referral_histories([referral])[referral.pk]

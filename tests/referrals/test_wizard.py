@@ -463,6 +463,27 @@ def test_a_database_failure_on_sending_keeps_the_answers_and_says_so(wizard):
     assert wizard.post("check", {})["Location"] == "/refer/sent/"
 
 
+def test_a_broker_outage_after_sending_still_shows_the_confirmation(
+    wizard, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    from scheduling.tasks import match_referral
+
+    def broker_down(*args, **kwargs):
+        raise BrokerUnavailable("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(match_referral, "apply_async", broker_down)
+    monkeypatch.setattr(match_referral, "delay", broker_down)
+    wizard.walk(routine_answers(), SELF_STEPS[:-1])
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = wizard.post("check", {})
+    assert sent["Location"] == "/refer/sent/"
+    referral = Referral.objects.get()
+    assert referral.reference in text(wizard.client.get("/refer/sent/"))
+    assert referral.match_requested_at is not None  # what the sweeper looks for
+
+
 @pytest.mark.parametrize(
     "payload",
     [

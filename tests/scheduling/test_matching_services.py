@@ -201,6 +201,39 @@ def test_matching_twice_proposes_once():
     assert referral.appointments.count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_match_that_finds_its_referral_locked_elsewhere_tries_again_shortly(
+    settings, monkeypatch
+):
+    """A killed worker's transaction can still hold the referral when Celery redelivers its
+    task: the match says so and retries, instead of taking it for a live worker's and stopping."""
+    import psycopg
+
+    from tests.conftest import database_url_for_subprocesses
+
+    class Retried(Exception):
+        pass
+
+    def retry(**options):
+        raise Retried(options)
+
+    monkeypatch.setattr(tasks.match_referral, "retry", retry)
+    settings.MATCH_LOCKED_RETRY_SECONDS = 7
+    program = ProgramFactory()
+    clinician_with_slots(program, 30)
+    referral = ReferralFactory(program=program)
+    with psycopg.connect(database_url_for_subprocesses()) as other:
+        other.execute("SELECT id FROM referrals_referral WHERE id = %s FOR UPDATE", [referral.pk])
+        assert referral_match(referral_id=referral.pk).is_locked_elsewhere
+        with pytest.raises(Retried) as retried:
+            tasks.match_referral(referral.pk)
+        assert retried.value.args[0] == {"countdown": 7, "max_retries": 12}
+        other.rollback()
+    tasks.match_referral(referral.pk)
+    assert referral.appointments.count() == 1
+
+
 def test_with_nothing_feasible_the_referral_waits_unmatched_with_the_reason():
     program, home = ProgramFactory(), DistrictFactory()
     clinician_with_slots(program, 30, district=home)
