@@ -225,6 +225,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int(
         "CELERY_VISIBILITY_TIMEOUT_SECONDS", default=2 * CELERY_TASK_TIME_LIMIT
     ),
+    # A worker looks for tasks whose visibility timeout has passed about every interval ×
+    # throttle seconds (kombu's defaults: 10 × 10). A dead worker's task therefore waits for
+    # the timeout plus up to one sweep; a low timeout (a fault test) needs a shorter sweep too.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     "socket_timeout": env.int("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5),
     # One quick retry for a blip; kombu's default 2 s pause would hold the request that long.

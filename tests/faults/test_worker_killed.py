@@ -114,6 +114,9 @@ def test_a_worker_killed_mid_match_has_its_task_redelivered_and_one_session_prop
             log=tmp_path / "second.log",
             name="fault-second",
             CELERY_VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT_SECONDS,
+            # Look every second: kombu's default sweep (~100 s) would outlast the wait below.
+            CELERY_UNACKED_RESTORE_INTERVAL_SECONDS="1",
+            CELERY_UNACKED_RESTORE_THROTTLE="1",
         ) as second:
             wait_until(
                 lambda: Appointment.objects.filter(referral=referral).exists(),
