@@ -51,6 +51,17 @@ LIVE = tuple(str(s) for s in Appointment.LIVE_STATUSES)
 # Sessions that used or hold an hour of the clinician's week: a week's capacity counts these,
 # so a session already held on Monday still counts on Thursday.
 HELD = (*LIVE, A.COMPLETED, A.NO_SHOW)
+# What a ClinicianProfile is built from (`_profile`), in this order.
+PROFILE_FIELDS = (
+    "pk",
+    "is_active",
+    "gender",
+    "specialty",
+    "offers_phone",
+    "offers_video",
+    "weekly_capacity",
+    "time_zone",
+)
 # An earlier clinician, for continuity: one the person actually met or is booked with.
 CONTINUITY_STATUSES = (A.ACCEPTED, A.COMPLETED, A.NO_SHOW)
 ASKED_STATUSES = (A.DECLINED, A.EXPIRED)
@@ -411,18 +422,7 @@ def clinician_profiles(
     queries whatever their number."""
     if not hasattr(clinicians, "values_list"):
         clinicians = Clinician.objects.filter(pk__in=list(clinicians))
-    rows = list(
-        clinicians.values_list(
-            "pk",
-            "is_active",
-            "gender",
-            "specialty",
-            "offers_phone",
-            "offers_video",
-            "weekly_capacity",
-            "time_zone",
-        )
-    )
+    rows = list(clinicians.values_list(*PROFILE_FIELDS))
     ids = [row[0] for row in rows]
     links = _links(ids)
     fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
@@ -438,24 +438,35 @@ def clinician_profiles(
     )
     zone_of = {row[0]: row[7] for row in rows}
     by_week, upcoming = _held_by_week(list(booked), zone_of, now=now, fairness_end=fairness_end)
-    profiles = {}
-    for pk, is_active, gender, specialty, phone, video, capacity, time_zone in rows:
-        profiles[pk] = ClinicianProfile(
-            clinician_id=pk,
-            program_ids=frozenset(links["program"].get(pk, ())),
-            district_ids=frozenset(links["district"].get(pk, ())),
-            facility_ids=frozenset(links["facility"].get(pk, ())),
-            is_active=is_active,
-            gender=gender,
-            specialty=specialty,
-            offers_phone=phone,
-            offers_video=video,
-            weekly_capacity=capacity,
-            time_zone=time_zone,
-            booked_by_week=dict(by_week.get(pk, {})),
-            upcoming_load=upcoming.get(pk, 0),
+    return {
+        row[0]: _profile(
+            row,
+            links,
+            booked_by_week=dict(by_week.get(row[0], {})),
+            upcoming_load=upcoming.get(row[0], 0),
         )
-    return profiles
+        for row in rows
+    }
+
+
+def _profile(row, links, *, booked_by_week, upcoming_load) -> ClinicianProfile:
+    """A profile from a row read with PROFILE_FIELDS and the clinicians' links (`_links`)."""
+    pk, is_active, gender, specialty, phone, video, capacity, time_zone = row[: len(PROFILE_FIELDS)]
+    return ClinicianProfile(
+        clinician_id=pk,
+        program_ids=frozenset(links["program"].get(pk, ())),
+        district_ids=frozenset(links["district"].get(pk, ())),
+        facility_ids=frozenset(links["facility"].get(pk, ())),
+        is_active=is_active,
+        gender=gender,
+        specialty=specialty,
+        offers_phone=phone,
+        offers_video=video,
+        weekly_capacity=capacity,
+        time_zone=time_zone,
+        booked_by_week=booked_by_week,
+        upcoming_load=upcoming_load,
+    )
 
 
 def match_profiles(
@@ -490,17 +501,7 @@ def match_profiles(
         Clinician.objects.filter(among("pk", ids))
         .order_by()
         .annotate(upcoming=Subquery(upcoming))
-        .values_list(
-            "pk",
-            "is_active",
-            "gender",
-            "specialty",
-            "offers_phone",
-            "offers_video",
-            "weekly_capacity",
-            "time_zone",
-            "upcoming",
-        )
+        .values_list(*PROFILE_FIELDS, "upcoming")
     )
     links = _links([row[0] for row in rows])
     weeks = ClinicianWeek.objects.filter(
@@ -512,22 +513,10 @@ def match_profiles(
     for clinician_id, monday, count in weeks:
         by_week[clinician_id][monday] = count
     return {
-        pk: ClinicianProfile(
-            clinician_id=pk,
-            program_ids=frozenset(links["program"].get(pk, ())),
-            district_ids=frozenset(links["district"].get(pk, ())),
-            facility_ids=frozenset(links["facility"].get(pk, ())),
-            is_active=is_active,
-            gender=gender,
-            specialty=specialty,
-            offers_phone=phone,
-            offers_video=video,
-            weekly_capacity=capacity,
-            time_zone=time_zone,
-            booked_by_week=by_week.get(pk, {}),
-            upcoming_load=upcoming or 0,
+        row[0]: _profile(
+            row, links, booked_by_week=by_week.get(row[0], {}), upcoming_load=row[-1] or 0
         )
-        for pk, is_active, gender, specialty, phone, video, capacity, time_zone, upcoming in rows
+        for row in rows
     }
 
 

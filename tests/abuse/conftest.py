@@ -1,17 +1,2 @@
-import pytest
-from django.core.cache import cache
-
-from tests.referrals.factories import reference_data_ensure
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate-limit counters live in the cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def reference_data(db):
-    reference_data_ensure()
+# The same fresh rate-limit counters and reference data as the wizard's own tests.
+from tests.referrals.conftest import _fresh_cache, reference_data  # noqa: F401
