@@ -46,23 +46,20 @@ def message_send(message_id: int) -> str:
 def messages_send(message_ids: list[int]) -> dict[str, int]:
     """message_send for the rows written together (a batch of proposals), over this worker's
     one kept SMTP connection; the writer queues at most OUTBOX_SEND_BATCH ids per task. Each
-    row is claimed as message_send claims it, so a row another task sent meanwhile is left
-    alone and none goes out twice. Returns how many rows were left in each status."""
+    row is claimed just before it is sent and finished just after, as message_send does: a
+    row another task sent meanwhile is left alone, none goes out twice, and a worker dying
+    mid-batch strands only the row in flight (the rest stay queued for the sweeper). Returns
+    how many rows were left in each status."""
     left: dict[str, int] = {}
-    sent: list[OutboundMessage] = []
-    try:
-        for message in _claim_many(message_ids):
-            status = _send_claimed(message, on_sent=sent.append)
+    for message_id in message_ids:
+        message = _claim(message_id)
+        if message is not None:
+            status = _send_claimed(message)
             left[status] = left.get(status, 0) + 1
-    finally:
-        # Marked sent together: one commit for the batch. Rows the SMTP server took before a
-        # crash here stay "sending", which the sweeper marks failed, never sends again.
-        _finish_many(sent, S.SENT)
     return left
 
 
-def _send_claimed(message: OutboundMessage, *, on_sent=None) -> str:
-    """Send a claimed row; `on_sent`, if given, records a sent row instead of finishing it."""
+def _send_claimed(message: OutboundMessage) -> str:
     if not services.message_still_applies(message):
         return _finish(message, S.SKIPPED, error="session changed or cancelled")
     try:
@@ -71,10 +68,7 @@ def _send_claimed(message: OutboundMessage, *, on_sent=None) -> str:
         if _is_transient(error) and message.attempts < settings.OUTBOX_MAX_ATTEMPTS:
             return _retry_later(message, error)
         return _finish(message, S.FAILED, error=_describe(error))
-    if on_sent is None:
-        return _finish(message, S.SENT)
-    on_sent(message)
-    return S.SENT
+    return _finish(message, S.SENT)
 
 
 def _claim(message_id: int) -> OutboundMessage | None:
@@ -86,23 +80,6 @@ def _claim(message_id: int) -> OutboundMessage | None:
         status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1
     )
     return OutboundMessage.objects.get(pk=message_id) if won else None
-
-
-def _claim_many(message_ids: list[int]) -> list[OutboundMessage]:
-    """_claim for many rows at once: the rows are locked (skipping any another task holds,
-    which that task is claiming) and only those still queued and due are moved to sending."""
-    now = timezone.now()
-    is_due = Q(attempts=0) | Q(next_attempt_at__lte=now)
-    with transaction.atomic():
-        won = list(
-            OutboundMessage.objects.select_for_update(skip_locked=True)
-            .filter(is_due, pk__in=message_ids, status=S.QUEUED)
-            .values_list("pk", flat=True)
-        )
-        OutboundMessage.objects.filter(pk__in=won).update(
-            status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    return list(OutboundMessage.objects.filter(pk__in=won).order_by("pk"))
 
 
 def _deliver(message: OutboundMessage) -> None:
@@ -210,13 +187,6 @@ def _retry_later(message: OutboundMessage, error: Exception) -> str:
 
 
 def _finish(message: OutboundMessage, status: str, *, error: str = "") -> str:
-    _finish_many([message], status, error=error)
-    return status
-
-
-def _finish_many(messages: list[OutboundMessage], status: str, *, error: str = "") -> None:
-    if not messages:
-        return
     fields = {"status": status, "last_error": error}
     if status == S.SENT:
         fields["sent_at"] = timezone.now()
@@ -226,9 +196,8 @@ def _finish_many(messages: list[OutboundMessage], status: str, *, error: str = "
             # the row would stay "sending", which the sweeper marks failed and never re-sends.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        OutboundMessage.objects.filter(pk__in=[m.pk for m in messages], status=S.SENDING).update(
-            **fields
-        )
+        OutboundMessage.objects.filter(pk=message.pk, status=S.SENDING).update(**fields)
+    return status
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -195,6 +195,23 @@ def test_an_smtp_feature_error_is_not_retried_but_a_refused_connection_is():
     assert not tasks._is_transient(smtplib.SMTPAuthenticationError(535, b"no"))
 
 
+def test_a_worker_dying_mid_batch_strands_only_the_row_in_flight():
+    first, second, third = queued_message(), queued_message(), queued_message()
+    deliver = tasks._deliver
+
+    def die_on_the_second(message):
+        if message.pk == second.pk:
+            raise SystemExit("worker killed")
+        deliver(message)
+
+    with mock.patch("notifications.tasks._deliver", die_on_the_second), pytest.raises(SystemExit):
+        tasks.messages_send([first.pk, second.pk, third.pk])
+    statuses = dict(OutboundMessage.objects.values_list("pk", "status"))
+    # The third was never claimed: the sweeper re-queues it instead of giving it up.
+    assert [statuses[m.pk] for m in (first, second, third)] == ["sent", "sending", "queued"]
+    assert [m.to[0] for m in mail.outbox] == [first.recipient]
+
+
 def test_rows_sent_in_one_batch_task_go_out_once_each():
     first, second, third = queued_message(), queued_message(), queued_message()
     assert tasks.message_send(second.pk) == "sent"
