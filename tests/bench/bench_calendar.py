@@ -424,7 +424,7 @@ def _post_paced(port: int, cookies: list[str], start_at: float, interval: float,
     def one(index: int) -> None:
         ahead = start_at + index * interval - time.time()
         if ahead > 0:
-            time.sleep(ahead)
+            time.sleep(ahead)  # pacing the burst to its planned rate
         poster = getattr(local, "poster", None) or _Poster(port)
         local.poster = poster
         sent_at[index] = time.time()
@@ -502,7 +502,7 @@ def _start_web(port: int, smtp_port: int, options: argparse.Namespace) -> subpro
             connection.getresponse().read()
             return web
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.2)  # gunicorn still starting: poll, bounded by the loop
     sys.exit("latency: gunicorn did not answer")
 
 

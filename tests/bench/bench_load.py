@@ -373,7 +373,7 @@ def _wait_for_web(port: int, log_path: Path) -> None:
                 return
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.2)  # gunicorn is another process: poll, bounded by the deadline
     sys.exit(f"gunicorn did not answer:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
@@ -398,7 +398,7 @@ def _wait_for_matching(last_seeded_id: int) -> dict:
         waiting = sent_during_run.filter(status="new").count()
         if waiting == 0 or time.monotonic() > deadline:
             return {"sent": sent, "settled": sent - waiting}
-        time.sleep(1)
+        time.sleep(1)  # the worker is another process; bounded by MATCHING_GRACE_SECONDS
 
 
 def _sessions_opened(database: str) -> int:
