@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from privacy.fields import EncryptedJSONField, EncryptedTextField
 
@@ -292,6 +292,13 @@ class Referral(models.Model):
         indexes = [
             models.Index(fields=["status", "submitted_at"], name="referral_queue_idx"),
             models.Index(fields=["program", "status"], name="referral_program_status_idx"),
+            # Every match task asks whether a burst is waiting; only those few rows are in it.
+            models.Index(
+                F("priority").desc(),
+                "submitted_at",
+                condition=Q(status="new", match_requested_at__isnull=False),
+                name="referral_waiting_match_idx",
+            ),
         ]
 
     def __str__(self) -> str:
