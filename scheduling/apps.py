@@ -1,5 +1,22 @@
 from django.apps import AppConfig
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
 class SchedulingConfig(AppConfig):
     name = "scheduling"
+
+    def ready(self) -> None:
+        from .models import Clinician
+        from .selectors import clinicians_changed
+
+        def changed(**_kwargs) -> None:
+            clinicians_changed()
+
+        for signal in (post_save, post_delete):
+            signal.connect(
+                changed, sender=Clinician, weak=False, dispatch_uid=f"clinician-{id(signal)}"
+            )
+        for links in (Clinician.programs, Clinician.districts, Clinician.facilities):
+            m2m_changed.connect(
+                changed, sender=links.through, weak=False, dispatch_uid=f"links-{links.field.name}"
+            )

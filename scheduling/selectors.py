@@ -6,6 +6,8 @@ engine checks again; the engine has the last word.
 """
 
 import datetime as dt
+import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -13,11 +15,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
     Count,
+    DateField,
     Exists,
     F,
     Func,
@@ -29,6 +33,7 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 from django.utils import timezone
+from psycopg.types.range import Range
 
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
@@ -358,7 +363,9 @@ def _windows_q(need: Need, earliest: dt.datetime) -> Q | Func:
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
     ]
     if connection.vendor == "postgresql":
-        ranges = [f"[{start.isoformat()},{end.isoformat()}]" for start, end in bounds]
+        # Typed ranges, not text: text cast to tstzrange[] would be parsed again for every
+        # row once the statement is prepared.
+        ranges = [Range(start, end, bounds="[]") for start, end in bounds]
         return _WithinAnyRange(F("starts_at"), F("ends_at"), Value(ranges))
     query = Q(pk__in=[])
     for start, end in bounds:
@@ -478,14 +485,23 @@ def match_profiles(
     weights: Weights,
 ) -> dict[int, ClinicianProfile]:
     """Profiles for a single match: like `clinician_profiles`, but each week's sessions come
-    from the maintained counts (ClinicianWeek) instead of counting appointments, which read
-    every session of a hundred clinicians' weeks on every match. The count only narrows
-    candidates: the chosen time's week is counted again from the appointments under a lock
-    (services.matching), so a count that drifted never overfills a week. The fairness load
-    is still counted from live appointments. Three queries whatever their number."""
+    from the maintained counts (ClinicianWeek) instead of counting appointments, and the
+    clinicians' attributes and links from this process's copy (`_clinician_attributes`).
+    The counts and the live sessions of the fairness window are one query. Neither copy can
+    let a hard constraint through: the candidate SQL reads the clinicians as they are now,
+    and the chosen time's week is counted again from the appointments under a lock
+    (services.matching), so a count that drifted never overfills a week."""
     ids = list(clinician_ids)
+    attributes = _clinician_attributes(ids)
     fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
-    upcoming = (
+    weeks = ClinicianWeek.objects.filter(
+        among("clinician_id", ids),
+        week_start_on__gte=start.date() - dt.timedelta(days=7),
+        week_start_on__lte=end.date() + dt.timedelta(days=1),
+    ).values_list("clinician_id", "week_start_on", "held")
+    # Counted per clinician (index lookups): grouped over all of them, PostgreSQL scanned
+    # every slot.
+    live_in_window = (
         Appointment.objects.filter(
             clinician_id=OuterRef("pk"),
             status__in=LIVE,
@@ -497,27 +513,79 @@ def match_profiles(
         .annotate(count=Count("pk"))
         .values("count")
     )
-    rows = list(
+    upcoming = (
         Clinician.objects.filter(among("pk", ids))
         .order_by()
-        .annotate(upcoming=Subquery(upcoming))
-        .values_list(*PROFILE_FIELDS, "upcoming")
+        .annotate(week=Value(None, output_field=DateField()), count=Subquery(live_in_window))
+        .values_list("pk", "week", "count")
     )
-    links = _links([row[0] for row in rows])
-    weeks = ClinicianWeek.objects.filter(
-        among("clinician_id", ids),
-        week_start_on__gte=start.date() - dt.timedelta(days=7),
-        week_start_on__lte=end.date() + dt.timedelta(days=1),
-    ).values_list("clinician_id", "week_start_on", "held")
     by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
-    for clinician_id, monday, count in weeks:
-        by_week[clinician_id][monday] = count
+    upcoming_load: dict[int, int] = {}
+    for clinician_id, monday, count in weeks.union(upcoming, all=True):
+        if monday is None:
+            upcoming_load[clinician_id] = count or 0
+        else:
+            by_week[clinician_id][monday] = count
     return {
-        row[0]: _profile(
-            row, links, booked_by_week=by_week.get(row[0], {}), upcoming_load=row[-1] or 0
+        pk: _profile(
+            row,
+            links,
+            booked_by_week=by_week.get(pk, {}),
+            upcoming_load=upcoming_load.get(pk, 0),
         )
-        for row in rows
+        for pk, (row, links) in attributes.items()
     }
+
+
+# Clinicians' attributes and links as single matches last read them, in this process: they
+# change a few times a year, and reading them took a third of a match. Emptied when any
+# clinician changes (`clinicians_changed`, on commit) and after MATCH_PROFILE_CACHE_SECONDS
+# whatever happens, for a change made without signals (a queryset update).
+_attribute_copy: dict[int, tuple] = {}
+_attribute_copy_state = {"version": None, "read_at": float("-inf")}
+CLINICIANS_VERSION_KEY = "scheduling:clinicians-version"
+
+
+def clinicians_changed() -> None:
+    """A clinician or their programs, districts or facilities changed: every process reads
+    clinicians afresh for its next match. Now, and again once the change commits, because
+    a match between the two would copy the rows as they were before it."""
+    clinicians_version_publish()
+    transaction.on_commit(clinicians_version_publish)
+
+
+def clinicians_version_publish() -> None:
+    cache.set(CLINICIANS_VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def clinician_copies_forget() -> None:
+    """Empty this process's copy of clinicians' attributes (tests start each with none)."""
+    _attribute_copy.clear()
+    _attribute_copy_state.update(version=None, read_at=float("-inf"))
+
+
+def _clinician_attributes(ids: list[int]) -> dict[int, tuple]:
+    """Each clinician's row (PROFILE_FIELDS) and links, from this process's copy, reading
+    only the clinicians it lacks (two queries)."""
+    version = cache.get(CLINICIANS_VERSION_KEY)
+    clock = time.monotonic()
+    state = _attribute_copy_state
+    if (
+        version != state["version"]
+        or clock - state["read_at"] >= settings.MATCH_PROFILE_CACHE_SECONDS
+    ):
+        _attribute_copy.clear()
+        state.update(version=version, read_at=clock)
+    missing = [pk for pk in ids if pk not in _attribute_copy]
+    if missing:
+        rows = list(
+            Clinician.objects.filter(among("pk", missing)).order_by().values_list(*PROFILE_FIELDS)
+        )
+        links = _links([row[0] for row in rows])
+        for row in rows:
+            own_links = {kind: {row[0]: of.get(row[0], [])} for kind, of in links.items()}
+            _attribute_copy[row[0]] = (row, own_links)
+    return {pk: _attribute_copy[pk] for pk in ids if pk in _attribute_copy}
 
 
 def _held_by_week(

@@ -82,6 +82,15 @@ def database_url_for_subprocesses() -> str:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_clinician_copies():
+    """Matching keeps clinicians' attributes in the process; a test must not see another's
+    (SQLite gives a rolled-back row's id to the next one)."""
+    from scheduling.selectors import clinician_copies_forget
+
+    clinician_copies_forget()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The Redis broker of a services run; fails the test if it does not answer."""

@@ -510,6 +510,9 @@ MATCH_CANDIDATE_MAX_PAGES = env.int("MATCH_CANDIDATE_MAX_PAGES", default=5)
 # Past the first page a match reads only each clinician's first few times (later ones never
 # cost less); this many per clinician, doubled for one whose times were all infeasible.
 MATCH_CANDIDATES_PER_CLINICIAN = env.int("MATCH_CANDIDATES_PER_CLINICIAN", default=3)
+# Each worker keeps the clinicians' attributes and links a single match read (they change a
+# few times a year); any change to a clinician empties every copy, and so does this age.
+MATCH_PROFILE_CACHE_SECONDS = env.int("MATCH_PROFILE_CACHE_SECONDS", default=300)
 # The sweeper re-queues a NEW referral whose match was asked for this long ago without result
 # (broker lost, worker killed), and retries UNMATCHED ones at these intervals.
 MATCH_STUCK_AFTER_MINUTES = env.int("MATCH_STUCK_AFTER_MINUTES", default=15)

@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from referrals.models import Referral, ReferralEvent
@@ -294,33 +294,42 @@ class _Pool:
 
 def _lock_free_slot(proposal: Proposal) -> Slot | None:
     """Lock the proposal's time unless another worker holds it or it is taken, then make
-    sure the clinician's week still has room (the clinician row serialises that check)."""
+    sure the clinician's week still has room (the clinician row serialises that check).
+    Two queries."""
     slot = (
         Slot.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("clinician")
+        .filter(~Exists(Appointment.objects.filter(slot=OuterRef("pk"), status__in=LIVE)))
         .filter(pk=proposal.slot_id, is_offered=True)
         .first()
     )
-    if slot is None or slot.appointments.filter(status__in=LIVE).exists():
+    if slot is None:
         return None
-    capacity, zone = (
-        Clinician.objects.select_for_update()
+    zone = ZoneInfo(slot.clinician.time_zone)
+    monday = slot.starts_at.astimezone(zone).date()
+    monday -= dt.timedelta(days=monday.weekday())
+    held = (
+        Appointment.objects.filter(
+            clinician_id=OuterRef("pk"),
+            status__in=HELD,
+            slot__starts_at__gte=dt.datetime.combine(monday, dt.time(), zone),
+            slot__starts_at__lt=dt.datetime.combine(
+                monday + dt.timedelta(weeks=1), dt.time(), zone
+            ),
+        )
+        .order_by()
+        .values("clinician_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    capacity, count = (
+        Clinician.objects.select_for_update(of=("self",))
         .filter(pk=slot.clinician_id)
-        .values_list("weekly_capacity", "time_zone")
+        .annotate(held=Subquery(held))
+        .values_list("weekly_capacity", "held")
         .get()
     )
-    monday = slot.starts_at.astimezone(ZoneInfo(zone)).date()
-    monday -= dt.timedelta(days=monday.weekday())
-    week_start = dt.datetime.combine(monday, dt.time(), ZoneInfo(zone))
-    held = Appointment.objects.filter(
-        clinician_id=slot.clinician_id,
-        status__in=HELD,
-        slot__starts_at__gte=week_start,
-        slot__starts_at__lt=dt.datetime.combine(
-            monday + dt.timedelta(weeks=1), dt.time(), ZoneInfo(zone)
-        ),
-    ).count()
-    return slot if held < capacity else None
+    return slot if (count or 0) < capacity else None
 
 
 def _mark_unmatched(referral: Referral, reason: str, now: dt.datetime) -> bool:

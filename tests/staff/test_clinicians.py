@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from scheduling.models import Appointment, Clinician, Slot
+from scheduling.selectors import clinicians_version_publish
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, SlotFactory
 from tests.staff.factories import PASSWORD, clinician_user, sign_in_verified
@@ -167,6 +168,12 @@ def test_leave_preview_lists_the_slots_it_withdraws_and_the_sessions_to_move(
     assert appointment.referral.reference in page
 
 
+def work_queued(callbacks):
+    """The on-commit callbacks that queue work (not the one telling workers to read the
+    clinicians afresh)."""
+    return [c for c in callbacks if c is not clinicians_version_publish]
+
+
 def test_deactivating_sends_pending_proposals_back_and_lists_booked_sessions(
     coordinator_client, clinician, django_capture_on_commit_callbacks
 ):
@@ -188,7 +195,7 @@ def test_deactivating_sends_pending_proposals_back_and_lists_booked_sessions(
     pending.referral.refresh_from_db()
     assert not clinician.is_active
     assert (pending.status, pending.referral.status) == ("expired", "new")
-    assert len(callbacks) == 1
+    assert len(work_queued(callbacks)) == 1
     assert Appointment.objects.get(pk=booked.pk).status == "accepted"
     page = coordinator_client.get(
         reverse("coordinate:clinician", args=[clinician.pk])
