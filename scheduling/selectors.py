@@ -10,7 +10,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,6 +46,7 @@ from .matching import (
     SlotView,
     Weights,
     check_assignment,
+    clinician_breaches,
     week_starts,
     window_intervals,
 )
@@ -312,27 +313,31 @@ def slot_table(slots) -> SlotTable:
     return SlotTable.from_epoch_rows(list(rows))
 
 
-def _candidate_slots(need: Need, *, earliest: dt.datetime):
+def _candidate_slots(need: Need, *, earliest: dt.datetime, clinician_ids: list[int] | None = None):
     """Open, offered times of clinicians who may see this referral, from `earliest`, earliest
-    first. Windows and modality narrow it here too; capacity is left to the engine."""
+    first. Windows and modality narrow it here too; capacity is left to the engine.
+
+    With `clinician_ids` (a single match: `eligible_clinician_ids`) those clinicians stand in
+    for the clinician-level rules (program, activity, districts, facilities, asked before,
+    session type), which made the read twice as slow as joins; the chosen clinician is then
+    checked against the rows as they are under the lock (services.matching)."""
     slots = Slot.objects.filter(
-        _is_open(),
-        _week_has_room(),
-        is_offered=True,
-        starts_at__gte=earliest,
-        clinician__is_active=True,
-        clinician__programs=need.program_id,
+        _is_open(), _week_has_room(), is_offered=True, starts_at__gte=earliest
     )
-    if need.excluded_district_ids:
-        slots = slots.exclude(clinician__districts__in=need.excluded_district_ids)
-    if need.excluded_facility_ids:
-        slots = slots.exclude(clinician__facilities__in=need.excluded_facility_ids)
-    if need.excluded_clinician_ids:
-        slots = slots.exclude(clinician_id__in=need.excluded_clinician_ids)
-    if need.modality == "phone":
-        slots = slots.filter(clinician__offers_phone=True)
-    elif need.modality == "video":
-        slots = slots.filter(clinician__offers_video=True)
+    if clinician_ids is not None:
+        slots = slots.filter(among("clinician_id", clinician_ids))
+    else:
+        slots = slots.filter(clinician__is_active=True, clinician__programs=need.program_id)
+        if need.excluded_district_ids:
+            slots = slots.exclude(clinician__districts__in=need.excluded_district_ids)
+        if need.excluded_facility_ids:
+            slots = slots.exclude(clinician__facilities__in=need.excluded_facility_ids)
+        if need.excluded_clinician_ids:
+            slots = slots.exclude(clinician_id__in=need.excluded_clinician_ids)
+        if need.modality == "phone":
+            slots = slots.filter(clinician__offers_phone=True)
+        elif need.modality == "video":
+            slots = slots.filter(clinician__offers_video=True)
     if need.windows:
         slots = slots.filter(_windows_q(need, earliest))
     return slots.order_by("starts_at", "pk")
@@ -378,7 +383,7 @@ def candidate_page(
 ) -> SlotTable:
     """The next `limit` candidate times for a referral, earliest first, after `after`."""
     earliest = now + dt.timedelta(hours=need.min_notice_hours)
-    slots = _candidate_slots(need, earliest=earliest)
+    slots = _candidate_slots(need, earliest=earliest, clinician_ids=eligible_clinician_ids(need))
     if after is not None:
         slots = slots.filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
     return slot_table(slots[:limit])
@@ -397,9 +402,9 @@ def earliest_candidates(
     `until`), leaving out `skip_clinician_ids`: within one clinician a later time never costs
     less, so these are all a match needs to see of the rest."""
     earliest = now + dt.timedelta(hours=need.min_notice_hours)
-    slots = _candidate_slots(need, earliest=earliest).filter(
-        Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1])
-    )
+    slots = _candidate_slots(
+        need, earliest=earliest, clinician_ids=eligible_clinician_ids(need)
+    ).filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
     if until is not None:
         slots = slots.filter(starts_at__lt=until)
     skip = list(skip_clinician_ids)
@@ -537,11 +542,15 @@ def match_profiles(
     }
 
 
-# Clinicians' attributes and links as single matches last read them, in this process: they
-# change a few times a year, and reading them took a third of a match. Emptied when any
-# clinician changes (`clinicians_changed`, on commit) and after MATCH_PROFILE_CACHE_SECONDS
-# whatever happens, for a change made without signals (a queryset update).
+# Every clinician's attributes and links, as this process last read them: they change a few
+# times a year, and reading them took a third of a match. Emptied when any clinician changes
+# (`clinicians_changed`) and after MATCH_PROFILE_CACHE_SECONDS whatever happens, for a change
+# made without signals (a queryset update).
 _attribute_copy: dict[int, tuple] = {}
+# The same clinicians as profiles without load, by program, and the eligible ids worked out
+# from them per kind of need.
+_profiles_by_program: dict[int, list[ClinicianProfile]] = defaultdict(list)
+_eligible_memo: dict[tuple, list[int]] = {}
 _attribute_copy_state = {"version": None, "read_at": float("-inf")}
 CLINICIANS_VERSION_KEY = "scheduling:clinicians-version"
 
@@ -559,33 +568,88 @@ def clinicians_version_publish() -> None:
 
 
 def clinician_copies_forget() -> None:
-    """Empty this process's copy of clinicians' attributes (tests start each with none)."""
+    """Empty this process's copy of clinicians' attributes: read again at the next match."""
     _attribute_copy.clear()
+    _profiles_by_program.clear()
+    _eligible_memo.clear()
     _attribute_copy_state.update(version=None, read_at=float("-inf"))
 
 
-def _clinician_attributes(ids: list[int]) -> dict[int, tuple]:
-    """Each clinician's row (PROFILE_FIELDS) and links, from this process's copy, reading
-    only the clinicians it lacks (two queries)."""
+def _clinician_copy() -> dict[int, tuple]:
+    """Every clinician's row (PROFILE_FIELDS) and links (`_links`' shape, theirs only), from
+    this process's copy; read in two queries when it is empty, stale or out of date."""
     version = cache.get(CLINICIANS_VERSION_KEY)
     clock = time.monotonic()
     state = _attribute_copy_state
-    if (
-        version != state["version"]
-        or clock - state["read_at"] >= settings.MATCH_PROFILE_CACHE_SECONDS
-    ):
-        _attribute_copy.clear()
-        state.update(version=version, read_at=clock)
-    missing = [pk for pk in ids if pk not in _attribute_copy]
-    if missing:
-        rows = list(
-            Clinician.objects.filter(among("pk", missing)).order_by().values_list(*PROFILE_FIELDS)
-        )
+    is_old = clock - state["read_at"] >= settings.MATCH_PROFILE_CACHE_SECONDS
+    if version != state["version"] or is_old or not _attribute_copy:
+        rows = list(Clinician.objects.order_by().values_list(*PROFILE_FIELDS))
         links = _links([row[0] for row in rows])
+        clinician_copies_forget()
         for row in rows:
-            own_links = {kind: {row[0]: of.get(row[0], [])} for kind, of in links.items()}
-            _attribute_copy[row[0]] = (row, own_links)
-    return {pk: _attribute_copy[pk] for pk in ids if pk in _attribute_copy}
+            own = {kind: {row[0]: of.get(row[0], [])} for kind, of in links.items()}
+            _attribute_copy[row[0]] = (row, own)
+            profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
+            for program_id in profile.program_ids:
+                _profiles_by_program[program_id].append(profile)
+        state.update(version=version, read_at=clock)
+    return _attribute_copy
+
+
+def _clinician_attributes(ids: list[int]) -> dict[int, tuple]:
+    """The copy's entries for `ids`; a clinician it lacks (created since, without signals)
+    empties it, so it is read again."""
+    copy = _clinician_copy()
+    if any(pk not in copy for pk in ids):
+        clinician_copies_forget()
+        copy = _clinician_copy()
+    return {pk: copy[pk] for pk in ids if pk in copy}
+
+
+def eligible_clinician_ids(need: Need) -> list[int]:
+    """The clinicians the engine's clinician-level rules allow for this referral
+    (`matching.clinician_breaches`), by this process's copy of them."""
+    _clinician_copy()
+    # Kept per kind of need (program, conflicts, session type), of which there are as many
+    # as districts and facilities allow; clinicians asked before are left out afterwards.
+    kind = replace(need, excluded_clinician_ids=frozenset())
+    key = (kind.program_id, kind.excluded_district_ids, kind.excluded_facility_ids, kind.modality)
+    if key not in _eligible_memo:
+        _eligible_memo[key] = [
+            profile.clinician_id
+            for profile in _profiles_by_program.get(kind.program_id, ())
+            if not clinician_breaches(kind, profile)
+        ]
+    return [pk for pk in _eligible_memo[key] if pk not in need.excluded_clinician_ids]
+
+
+def clinician_locked(
+    clinician_id: int, *, week: tuple[dt.datetime, dt.datetime]
+) -> tuple[ClinicianProfile, int]:
+    """Lock a clinician's row and read them as the database holds them now, with the
+    sessions they hold in `week` (start, end): for checking a choice made from the copy, and
+    the week's room, while no other match can fill it (two queries)."""
+    held = (
+        Appointment.objects.filter(
+            clinician_id=OuterRef("pk"),
+            status__in=HELD,
+            slot__starts_at__gte=week[0],
+            slot__starts_at__lt=week[1],
+        )
+        .order_by()
+        .values("clinician_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    *row, count = (
+        Clinician.objects.select_for_update(of=("self",))
+        .filter(pk=clinician_id)
+        .annotate(held=Subquery(held))
+        .values_list(*PROFILE_FIELDS, "held")
+        .get()
+    )
+    profile = _profile(row, _links([clinician_id]), booked_by_week={}, upcoming_load=0)
+    return profile, count or 0
 
 
 def _held_by_week(

@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from referrals.models import Referral, ReferralEvent
@@ -29,6 +29,7 @@ from ..matching import (
     Proposal,
     SlotTable,
     cheapest_possible_beyond,
+    clinician_breaches,
     emptied_by,
     epoch,
     feasible_clinicians,
@@ -39,7 +40,6 @@ from ..matching import (
 from ..matching_batch import assign_batch
 from ..models import Appointment, AppointmentEvent, Clinician, Slot
 from ..selectors import (
-    HELD,
     LIVE,
     MATCHABLE,
     History,
@@ -48,6 +48,8 @@ from ..selectors import (
     batch_inputs,
     candidate_page,
     clinician_candidate_slots,
+    clinician_copies_forget,
+    clinician_locked,
     clinician_profiles,
     earliest_candidates,
     explanation_inputs,
@@ -292,10 +294,11 @@ class _Pool:
             )
 
 
-def _lock_free_slot(proposal: Proposal) -> Slot | None:
+def _lock_free_slot(need: Need, proposal: Proposal) -> Slot | None:
     """Lock the proposal's time unless another worker holds it or it is taken, then make
-    sure the clinician's week still has room (the clinician row serialises that check).
-    Two queries."""
+    sure the clinician may still see this referral as they are now (the choice was made from
+    this process's copy of clinicians) and their week still has room (the clinician row
+    serialises that check). Three queries."""
     slot = (
         Slot.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("clinician")
@@ -308,28 +311,16 @@ def _lock_free_slot(proposal: Proposal) -> Slot | None:
     zone = ZoneInfo(slot.clinician.time_zone)
     monday = slot.starts_at.astimezone(zone).date()
     monday -= dt.timedelta(days=monday.weekday())
-    held = (
-        Appointment.objects.filter(
-            clinician_id=OuterRef("pk"),
-            status__in=HELD,
-            slot__starts_at__gte=dt.datetime.combine(monday, dt.time(), zone),
-            slot__starts_at__lt=dt.datetime.combine(
-                monday + dt.timedelta(weeks=1), dt.time(), zone
-            ),
-        )
-        .order_by()
-        .values("clinician_id")
-        .annotate(count=Count("pk"))
-        .values("count")
+    week = (
+        dt.datetime.combine(monday, dt.time(), zone),
+        dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone),
     )
-    capacity, count = (
-        Clinician.objects.select_for_update(of=("self",))
-        .filter(pk=slot.clinician_id)
-        .annotate(held=Subquery(held))
-        .values_list("weekly_capacity", "held")
-        .get()
-    )
-    return slot if (count or 0) < capacity else None
+    clinician, held = clinician_locked(slot.clinician_id, week=week)
+    if clinician_breaches(need, clinician):
+        logger.info("clinician %s changed since this worker read them", slot.clinician_id)
+        clinician_copies_forget()
+        return None
+    return slot if held < clinician.weekly_capacity else None
 
 
 def _mark_unmatched(referral: Referral, reason: str, now: dt.datetime) -> bool:
@@ -391,7 +382,7 @@ def _propose_best(referral: Referral, need: Need, history: History, *, now) -> M
         if not result.options:
             break
         for option in result.options:
-            slot = _lock_free_slot(option)
+            slot = _lock_free_slot(need, option)
             if slot is None:
                 skipped.add(option.slot_id)
                 continue

@@ -2,13 +2,22 @@
 the clinician's last change."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from scheduling.matching import Weights
-from scheduling.models import Clinician
-from scheduling.selectors import match_profiles
-from tests.referrals.factories import DistrictFactory, ProgramFactory
+from scheduling.models import Appointment, Clinician
+from scheduling.selectors import (
+    eligible_clinician_ids,
+    match_profiles,
+    need_of,
+    referral_histories,
+)
+from scheduling.services import referral_match
+from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import ClinicianFactory
+from tests.scheduling.test_matching_services import clinician_with_slots
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +27,10 @@ def profile_of(clinician):
     return match_profiles([clinician.pk], now=now, start=now, end=now, weights=Weights())[
         clinician.pk
     ]
+
+
+def need_for(referral):
+    return need_of(referral, referral_histories([referral])[referral.pk])
 
 
 def test_a_changed_clinician_is_read_afresh():
@@ -43,3 +56,29 @@ def test_a_change_made_without_signals_is_read_once_the_copy_is_old(settings):
     assert profile_of(clinician).weekly_capacity == 5  # the copy, younger than its limit
     settings.MATCH_PROFILE_CACHE_SECONDS = 0
     assert profile_of(clinician).weekly_capacity == 2
+
+
+def test_a_clinician_moved_into_the_referrers_district_unseen_is_not_proposed():
+    """A change that bypassed the signals (a row written straight to the link table) leaves
+    this worker's copy out of date; the check under the lock reads the clinician as they are
+    and the next clinician is proposed instead."""
+    program = ProgramFactory()
+    sooner, (_sooner_slot,) = clinician_with_slots(program, 40)
+    _later, (later_slot,) = clinician_with_slots(program, 80)
+    referral = ReferralFactory(program=program)
+    assert sooner.pk in eligible_clinician_ids(need_for(referral))  # the copy is read
+    Clinician.districts.through.objects.create(
+        clinician=sooner, district=referral.workplace_district
+    )
+    outcome = referral_match(referral_id=referral.pk)
+    assert Appointment.objects.get(pk=outcome.appointment_id).slot == later_slot
+
+
+def test_without_a_change_the_copy_serves_every_match():
+    program = ProgramFactory()
+    clinician_with_slots(program, 40, 41, 42)
+    first, second = ReferralFactory(program=program), ReferralFactory(program=program)
+    referral_match(referral_id=first.pk)
+    with CaptureQueriesContext(connection) as captured:
+        referral_match(referral_id=second.pk)
+    assert not [q for q in captured if 'FROM "scheduling_clinician_programs"' in q["sql"]][1:]
