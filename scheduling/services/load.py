@@ -97,6 +97,17 @@ def clinician_weeks_adjust(*, slot_ids: Iterable[int], delta: int) -> None:
     _upsert(counts, zones, is_increment=True)
 
 
+def clinician_week_add(slot: Slot) -> None:
+    """clinician_weeks_adjust(slot_ids=[slot.pk], delta=1) for a slot read with its
+    clinician: one statement, as the slot's start and the clinician's zone are at hand."""
+    zone = slot.clinician.time_zone
+    _upsert(
+        Counter({(slot.clinician_id, week_start_on(slot.starts_at, zone)): 1}),
+        {slot.clinician_id: zone},
+        is_increment=True,
+    )
+
+
 @transaction.atomic
 def clinician_weeks_recount(
     *, clinician_ids: Iterable[int] | None = None, now: dt.datetime | None = None

@@ -64,7 +64,7 @@ from ..selectors import (
 )
 from ..workflow import appointment_transition
 from .bulk import rows_insert
-from .load import clinician_weeks_adjust
+from .load import clinician_week_add, clinician_weeks_adjust
 
 logger = logging.getLogger(__name__)
 A = Appointment.Status
@@ -134,7 +134,7 @@ def _create_proposal(
             )
     except IntegrityError as error:
         raise SlotUnavailable(f"slot {slot.pk} is held by another session") from error
-    clinician_weeks_adjust(slot_ids=[slot.pk], delta=1)
+    clinician_week_add(slot)
     AppointmentEvent.objects.create(
         appointment=appointment,
         to_status=A.PROPOSED,
