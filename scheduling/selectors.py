@@ -628,28 +628,22 @@ def clinician_locked(
 ) -> tuple[ClinicianProfile, int]:
     """Lock a clinician's row and read them as the database holds them now, with the
     sessions they hold in `week` (start, end): for checking a choice made from the copy, and
-    the week's room, while no other match can fill it (two queries)."""
-    held = (
-        Appointment.objects.filter(
-            clinician_id=OuterRef("pk"),
-            status__in=HELD,
-            slot__starts_at__gte=week[0],
-            slot__starts_at__lt=week[1],
-        )
-        .order_by()
-        .values("clinician_id")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    *row, count = (
+    the week's room, while no other match can fill it. The sessions are counted by a
+    statement after the lock is held, so it sees what the previous holder committed."""
+    row = (
         Clinician.objects.select_for_update(of=("self",))
         .filter(pk=clinician_id)
-        .annotate(held=Subquery(held))
-        .values_list(*PROFILE_FIELDS, "held")
+        .values_list(*PROFILE_FIELDS)
         .get()
     )
+    held = Appointment.objects.filter(
+        clinician_id=clinician_id,
+        status__in=HELD,
+        slot__starts_at__gte=week[0],
+        slot__starts_at__lt=week[1],
+    ).count()
     profile = _profile(row, _links([clinician_id]), booked_by_week={}, upcoming_load=0)
-    return profile, count or 0
+    return profile, held
 
 
 def _held_by_week(

@@ -298,15 +298,16 @@ def _lock_free_slot(need: Need, proposal: Proposal) -> Slot | None:
     """Lock the proposal's time unless another worker holds it or it is taken, then make
     sure the clinician may still see this referral as they are now (the choice was made from
     this process's copy of clinicians) and their week still has room (the clinician row
-    serialises that check). Three queries."""
+    serialises that check)."""
     slot = (
         Slot.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("clinician")
-        .filter(~Exists(Appointment.objects.filter(slot=OuterRef("pk"), status__in=LIVE)))
         .filter(pk=proposal.slot_id, is_offered=True)
         .first()
     )
-    if slot is None:
+    # Asked only once the lock is held: a statement sees what committed before it began, so
+    # folded into the locking read this would miss a session another worker just committed.
+    if slot is None or slot.appointments.filter(status__in=LIVE).exists():
         return None
     zone = ZoneInfo(slot.clinician.time_zone)
     monday = slot.starts_at.astimezone(zone).date()
