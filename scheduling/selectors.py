@@ -6,6 +6,7 @@ engine checks again; the engine has the last word.
 """
 
 import datetime as dt
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -52,6 +53,7 @@ from .matching import (
 )
 from .models import Appointment, Clinician, ClinicianWeek, Slot
 
+logger = logging.getLogger(__name__)
 A = Appointment.Status
 LIVE = tuple(str(s) for s in Appointment.LIVE_STATUSES)
 # Sessions that used or hold an hour of the clinician's week: a week's capacity counts these,
@@ -564,7 +566,20 @@ def clinicians_changed() -> None:
 
 
 def clinicians_version_publish() -> None:
-    cache.set(CLINICIANS_VERSION_KEY, uuid.uuid4().hex, None)
+    try:
+        cache.set(CLINICIANS_VERSION_KEY, uuid.uuid4().hex, None)
+    except Exception:  # the cache down must not fail a change to a clinician
+        logger.warning("could not publish the clinicians' version; copies age out instead")
+
+
+def _clinicians_version() -> str | None:
+    """The version last published, or a new one when the cache cannot say: a worker that
+    cannot tell whether clinicians changed reads them again."""
+    try:
+        return cache.get(CLINICIANS_VERSION_KEY)
+    except Exception:
+        logger.warning("could not read the clinicians' version; reading clinicians afresh")
+        return uuid.uuid4().hex
 
 
 def clinician_copies_forget() -> None:
@@ -578,7 +593,7 @@ def clinician_copies_forget() -> None:
 def _clinician_copy() -> dict[int, tuple]:
     """Every clinician's row (PROFILE_FIELDS) and links (`_links`' shape, theirs only), from
     this process's copy; read in two queries when it is empty, stale or out of date."""
-    version = cache.get(CLINICIANS_VERSION_KEY)
+    version = _clinicians_version()
     clock = time.monotonic()
     state = _attribute_copy_state
     is_old = clock - state["read_at"] >= settings.MATCH_PROFILE_CACHE_SECONDS

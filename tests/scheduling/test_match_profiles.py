@@ -82,3 +82,17 @@ def test_without_a_change_the_copy_serves_every_match():
     with CaptureQueriesContext(connection) as captured:
         referral_match(referral_id=second.pk)
     assert not [q for q in captured if 'FROM "scheduling_clinician_programs"' in q["sql"]][1:]
+
+
+def test_with_the_cache_down_clinicians_are_saved_and_read_afresh(monkeypatch):
+    from django.core.cache import cache
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    clinician = ClinicianFactory(programs=[ProgramFactory()], gender=Clinician.Gender.FEMALE)
+    assert profile_of(clinician).gender == Clinician.Gender.FEMALE
+    Clinician.objects.filter(pk=clinician.pk).update(gender=Clinician.Gender.MALE)
+    assert profile_of(clinician).gender == Clinician.Gender.MALE
