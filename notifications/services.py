@@ -391,25 +391,45 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
       24/7 lines; unmatched also says how long a coordinator may take.
     - the others tell the person in a line or two. Each is sent once per referral. Idempotent.
     """
-    kinds = {
-        "submitted": K.SUBMITTED,
-        "diverted": K.URGENT_ALERT,
-        "unmatched": K.UNMATCHED,
-        "over_limit": K.OVER_LIMIT,
-        "withdrawn": K.WITHDRAWN,
-        "closed": K.CLOSED,
-    }
-    if change not in kinds:
+    if change not in _REFERRAL_KINDS:
         raise ValueError(f"unknown referral change {change!r}")
     referral = (
         Referral.objects.select_for_update(of=("self",))
         .select_related("program")
         .get(pk=referral_id)
     )
-    key = f"referral:{referral_id}:{change}"
-    if _exists(key):
+    if _exists(_referral_key(referral, change)):
         return []
-    kind = kinds[change]
+    return [_referral_message(referral, change)]
+
+
+@transaction.atomic(savepoint=False)
+def referral_created_notify(*, referral: Referral, change: str) -> list[OutboundMessage]:
+    """referral_notify for a referral created in the caller's transaction, given as the
+    instance (with its program): nobody else can see it yet and nothing can have been written
+    for it, so it is neither read again, locked nor checked for an earlier message. One
+    INSERT."""
+    if change not in _REFERRAL_KINDS:
+        raise ValueError(f"unknown referral change {change!r}")
+    return [_referral_message(referral, change)]
+
+
+_REFERRAL_KINDS = {
+    "submitted": K.SUBMITTED,
+    "diverted": K.URGENT_ALERT,
+    "unmatched": K.UNMATCHED,
+    "over_limit": K.OVER_LIMIT,
+    "withdrawn": K.WITHDRAWN,
+    "closed": K.CLOSED,
+}
+
+
+def _referral_key(referral: Referral, change: str) -> str:
+    return f"referral:{referral.pk}:{change}"
+
+
+def _referral_message(referral: Referral, change: str) -> OutboundMessage:
+    kind = _REFERRAL_KINDS[change]
     recipient = settings.ONCALL_COORDINATOR_EMAIL if kind == K.URGENT_ALERT else referral.email
     rendered = emails.referral_message(
         referral,
@@ -417,7 +437,8 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
         follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS,
         urgent_queue_url=settings.URGENT_QUEUE_URL,
     )
-    return [_write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)]
+    key = _referral_key(referral, change)
+    return _write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)
 
 
 @transaction.atomic(savepoint=False)

@@ -21,7 +21,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 from formtools.wizard.views import NamedUrlSessionWizardView, NamedUrlWizardView
 
-from notifications.services import appointment_notify, referral_notify
+from notifications.services import appointment_notify, referral_created_notify
 from scheduling.services.urgent import urgent_consult_current, urgent_consult_propose
 from scheduling.tasks import match_referral
 from staff.access import coordinator_required
@@ -143,7 +143,7 @@ def referral_submit_and_follow_up(
     """
     with transaction.atomic():
         referral = referral_submit(draft=draft, safety=safety, intake_by=intake_by)
-        referral_notify(referral_id=referral.pk, change=NOTIFY_CHANGE[referral.status])
+        referral_created_notify(referral=referral, change=NOTIFY_CHANGE[referral.status])
         if referral.status == R.NEW:
             match_referral.delay_on_commit(referral.pk)
     return referral

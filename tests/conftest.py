@@ -172,6 +172,17 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
         log.close()
 
 
+@pytest.fixture(autouse=True)
+def _reference_data_fresh():
+    """Each test starts with no reference data kept in the process: the rows a test writes are
+    rolled back after it, and so must be any copy of them."""
+    from referrals.selectors import _reference_rows
+
+    _reference_rows.clear()
+    yield
+    _reference_rows.clear()
+
+
 @pytest.fixture
 def admin_client(admin_user):
     """pytest-django's admin client, signed in with a verified second factor as every staff

@@ -280,6 +280,9 @@ CELERY_BEAT_SCHEDULE = {
 SLOT_HORIZON_WEEKS = env.int("SLOT_HORIZON_WEEKS", default=8)
 SLOT_MINUTES = env.int("SLOT_MINUTES", default=60)
 REFERENCE_CODE_LENGTH = env.int("REFERENCE_CODE_LENGTH", default=6)
+# Seconds each process keeps programs, districts and facilities before reading them again (an
+# edit is seen at once by the process that made it, by the others within this); 0: every time.
+REFERENCE_DATA_CACHE_SECONDS = env.int("REFERENCE_DATA_CACHE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------------------------
 # Security and privacy. Owned by the security work (issue 8); SECURITY.md explains the choices.

@@ -605,3 +605,28 @@ def test_the_same_person_can_self_refer_while_a_coordinator_takes_a_call(coordin
     intake = Wizard(coordinator_client, prefix=INTAKE_PREFIX, url_name="referrals:intake_step")
     assert "Step 1 of 10" in text(intake.get("service"))
     assert coordinator_client.get("/refer/")["Location"] == "/refer/eligibility/"
+
+
+def test_sending_saves_the_referral_and_its_email_in_seven_statements(wizard):
+    """The session read, one INSERT each for the episode, referral, assessment, creation event
+    and "request received" email, and the session's update: nothing is read back."""
+    answers = routine_answers()
+    wizard.get("service")
+    wizard.walk(answers, SELF_STEPS[:-1])
+    with CaptureQueriesContext(connection) as captured:
+        assert wizard.post("check", {})["Location"] == "/refer/sent/"
+    statements = [
+        q["sql"].split(" ")[0] + " " + q["sql"].split('"')[1]
+        for q in captured.captured_queries
+        if not TRANSACTION_CONTROL.match(q["sql"])
+    ]
+    assert statements == [
+        "SELECT django_session",
+        "INSERT referrals_episode",
+        "INSERT referrals_referral",
+        "INSERT referrals_triageassessment",
+        "INSERT referrals_referralevent",
+        "INSERT notifications_outboundmessage",
+        "UPDATE django_session",
+    ]
+    assert OutboundMessage.objects.get().kind == OutboundMessage.Kind.SUBMITTED
