@@ -18,10 +18,12 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
+from config.db import insert_unless_taken
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
 from scheduling.services import (
@@ -647,12 +649,13 @@ def appointment_invitation_resend(*, appointment_id: int) -> OutboundMessage:
 def inbound_store(
     *, messages: Sequence[tuple[bytes, ical.ParsedMessage]], source: str
 ) -> list[InboundMessage | None]:
-    """Keep incoming messages as received, one row each, in one INSERT; None for bytes stored
-    before (or earlier in the same list)."""
-    digests = [hashlib.sha256(raw).hexdigest() for raw, _ in messages]
-    seen = set(InboundMessage.objects.filter(digest__in=digests).values_list("digest", flat=True))
+    """Keep incoming messages as received, one row each, in one statement however many (an
+    INSERT that leaves out bytes stored before, through any door, even by a transaction
+    committing meanwhile); None for bytes stored before or earlier in the same list."""
     rows: list[InboundMessage | None] = []
-    for (raw, parsed), digest in zip(messages, digests, strict=True):
+    seen: set[str] = set()
+    for raw, parsed in messages:
+        digest = hashlib.sha256(raw).hexdigest()
         is_new = digest not in seen
         seen.add(digest)
         rows.append(
@@ -666,24 +669,9 @@ def inbound_store(
             if is_new
             else None
         )
-    try:
-        with transaction.atomic():
-            InboundMessage.objects.bulk_create([row for row in rows if row is not None])
-    except IntegrityError:
-        # The same bytes came in through another door just now: one at a time, so only they
-        # are dropped.
-        return [None if row is None else _store_one(row) for row in rows]
-    return rows
-
-
-def _store_one(row: InboundMessage) -> InboundMessage | None:
-    try:
-        with transaction.atomic():
-            row.pk = None
-            row.save(force_insert=True)
-            return row
-    except IntegrityError:
-        return None
+    fresh = [row for row in rows if row is not None]
+    stored = {row.digest for row in insert_unless_taken(fresh, conflict="(digest)", key="digest")}
+    return [row if row is not None and row.digest in stored else None for row in rows]
 
 
 @transaction.atomic(savepoint=False)
@@ -769,23 +757,30 @@ class _Judge:
 
     def __init__(self, replies: list[ical.ParsedReply]) -> None:
         uids = {r.uid for r in replies if r.uid and not r.problem}
-        self.appointments = {
-            a.ical_uid: a
-            for a in Appointment.objects.select_for_update(of=("self",))
+        self.appointments: dict[str, Appointment] = {}
+        self.latest: dict[int, tuple[int, dt.datetime]] = {}
+        if not uids:
+            return
+        applied = InboundReply.objects.filter(
+            appointment=OuterRef("pk"), outcome=O.APPLIED
+        ).order_by("-sequence", "-dtstamp", "-created_at")
+        # One statement: each appointment with its latest applied reply's ordering key.
+        for appointment in (
+            Appointment.objects.select_for_update(of=("self",))
             .select_related("clinician")
             .filter(ical_uid__in=uids)
-            .order_by("pk")
-        }
-        self.latest: dict[int, tuple[int, dt.datetime]] = {}
-        applied = (
-            InboundReply.objects.filter(
-                appointment__in=list(self.appointments.values()), outcome=O.APPLIED
+            .annotate(
+                applied_sequence=Subquery(applied.values("sequence")[:1]),
+                applied_dtstamp=Subquery(applied.values("dtstamp")[:1]),
+                has_applied=Exists(applied),
             )
-            .order_by("-sequence", "-dtstamp", "-created_at")
-            .values_list("appointment_id", "sequence", "dtstamp")
-        )
-        for appointment_id, sequence, stamped_at in applied:
-            self.latest.setdefault(appointment_id, _order_key(sequence or 0, stamped_at))
+            .order_by("pk")
+        ):
+            self.appointments[appointment.ical_uid] = appointment
+            if appointment.has_applied:
+                self.latest[appointment.pk] = _order_key(
+                    appointment.applied_sequence or 0, appointment.applied_dtstamp
+                )
 
     def applied(self, appointment: Appointment, record: InboundReply) -> None:
         self.latest[appointment.pk] = _order_key(record.sequence or 0, record.dtstamp)

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, models, transaction
-from django.db.models.sql import InsertQuery
+from django.db import transaction
 from django.utils import timezone
+
+from config.db import insert_unless_taken
 
 from . import limits, triage
 from .models import District, Episode, Facility, Program, Referral, ReferralEvent, TriageAssessment
@@ -200,32 +201,9 @@ def _episode_open_or_continue(*, program: Program, email: str) -> tuple[Episode,
         program=program, email_normalised=email_normalised, session_limit=program.session_limit
     )
     open_one = "(program_id, email_normalised) WHERE closed_at IS NULL"
-    if _insert_unless_taken(episode, conflict=open_one):
+    if insert_unless_taken([episode], conflict=open_one):
         return episode, True
     return open_episode_for_update(program=program, email_normalised=email_normalised), False
-
-
-def _insert_unless_taken(instance: models.Model, *, conflict: str) -> bool:
-    """INSERT the unsaved `instance` unless a row already holds the unique `conflict` target
-    (`INSERT … ON CONFLICT target DO NOTHING RETURNING pk`, PostgreSQL and SQLite alike): True
-    and the primary key set when it was inserted, False when the values were taken. One
-    statement and no SAVEPOINT, where catching an IntegrityError needs both. Model.save()'s
-    signals are not sent (nothing listens for these models')."""
-    model = type(instance)
-    fields = [f for f in model._meta.local_concrete_fields if f is not model._meta.pk]
-    query = InsertQuery(model)
-    query.insert_values(fields, [instance])
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
-    pk = connection.ops.quote_name(model._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} ON CONFLICT {conflict} DO NOTHING RETURNING {pk}", params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    instance.pk = row[0]
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return True
 
 
 def _sessions_used(episode: Episode, program: Program) -> int:
@@ -295,7 +273,7 @@ def _referral_create(
     # A clash is rare (19⁶ codes): the INSERT itself finds it, and another code is drawn.
     for _ in range(_REFERENCE_ATTEMPTS):
         referral.reference = new_reference_code(settings.REFERENCE_CODE_LENGTH)
-        if _insert_unless_taken(referral, conflict="(reference)"):
+        if insert_unless_taken([referral], conflict="(reference)"):
             return referral
     raise RuntimeError("could not find a free reference code; raise REFERENCE_CODE_LENGTH")
 
