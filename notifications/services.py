@@ -18,6 +18,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
@@ -440,7 +441,13 @@ def _referral_message(referral: Referral, change: str) -> OutboundMessage:
         urgent_queue_url=settings.URGENT_QUEUE_URL,
     )
     key = _referral_key(referral, change)
-    return _write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)
+    message = _row(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)
+    message.save(force_insert=True)
+    if kind in FLUSHED_KINDS:
+        transaction.on_commit(queue_flush, robust=True)
+    else:  # the on-call coordinator's alert goes out on its own, at once
+        transaction.on_commit(partial(queue_send, message.pk), robust=True)
+    return message
 
 
 @transaction.atomic(savepoint=False)
@@ -582,6 +589,32 @@ def queue_send_many(message_ids: list[int]) -> None:
         except Exception as error:  # the database, not the broker, is the source of truth
             logger.warning("outbox batch not queued (%s); the sweeper will", type(error))
             return
+
+
+# What a person is told when they send a referral: sent by outbox_flush tasks, which take
+# whatever is waiting, so a burst of submissions is a few batches instead of a task each.
+FLUSHED_KINDS = (K.SUBMITTED, K.OVER_LIMIT)
+FLUSH_PENDING_KEY = "notifications:outbox-flush-pending"
+
+
+def queue_flush() -> None:
+    """Queue an outbox_flush task unless one is already queued and not yet started.
+
+    A flag in the cache (OUTBOX_FLUSH_PENDING_SECONDS) says one is on its way; the task clears
+    it before it reads what is waiting, so a row committed after that read queues the next
+    run, and one committed before it is in the read. If the cache or the broker is down, or a
+    task is lost, the rows wait for outbox_sweep."""
+    from .tasks import outbox_flush
+
+    try:
+        if cache.add(FLUSH_PENDING_KEY, 1, timeout=settings.OUTBOX_FLUSH_PENDING_SECONDS):
+            try:
+                outbox_flush.delay()
+            except Exception:
+                cache.delete(FLUSH_PENDING_KEY)
+                raise
+    except Exception as error:  # the database, not the broker, is the source of truth
+        logger.warning("outbox flush not queued (%s); the sweeper will", type(error))
 
 
 def queue_send(message_id: int, *, countdown: int | None = None) -> None:

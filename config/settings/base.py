@@ -455,6 +455,10 @@ OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
 # Rows written together (a batch of proposals) go out in tasks of at most this many, each over
 # one SMTP connection: fewer tasks in a burst, and one task never holds a worker for long.
 OUTBOX_SEND_BATCH = env.int("OUTBOX_SEND_BATCH", default=50)
+# A person's "request received" is sent by a flush task that takes every such row waiting; once
+# one is queued, the next submissions queue none for this long unless it has started
+# (notifications.services.queue_flush).
+OUTBOX_FLUSH_PENDING_SECONDS = env.int("OUTBOX_FLUSH_PENDING_SECONDS", default=10)
 # A worker keeps its SMTP connection open this long, so a burst is not one connection per mail.
 SMTP_REUSE_SECONDS = env.int("SMTP_REUSE_SECONDS", default=30)
 # Reminders go this many hours before a session, to the clinician and the referrer.
