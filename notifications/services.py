@@ -598,7 +598,9 @@ FLUSH_PENDING_KEY = "notifications:outbox-flush-pending"
 
 
 def queue_flush() -> None:
-    """Queue an outbox_flush task unless one is already queued and not yet started.
+    """Queue an outbox_flush task, to run OUTBOX_FLUSH_DELAY_SECONDS from now, unless one is
+    already queued and not yet started. The delay keeps the sending out of the way of the
+    match the submission also queued, and gathers a burst's messages into fewer batches.
 
     A flag in the cache (OUTBOX_FLUSH_PENDING_SECONDS) says one is on its way; the task clears
     it before it reads what is waiting, so a row committed after that read queues the next
@@ -609,7 +611,7 @@ def queue_flush() -> None:
     try:
         if cache.add(FLUSH_PENDING_KEY, 1, timeout=settings.OUTBOX_FLUSH_PENDING_SECONDS):
             try:
-                outbox_flush.delay()
+                outbox_flush.apply_async(countdown=settings.OUTBOX_FLUSH_DELAY_SECONDS)
             except Exception:
                 cache.delete(FLUSH_PENDING_KEY)
                 raise

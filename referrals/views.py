@@ -143,9 +143,11 @@ def referral_submit_and_follow_up(
     """
     with transaction.atomic():
         referral = referral_submit(draft=draft, safety=safety, intake_by=intake_by)
-        referral_created_notify(referral=referral, change=NOTIFY_CHANGE[referral.status])
         if referral.status == R.NEW:
+            # Queued first: what the clinician's invitation waits for goes ahead of the
+            # person's "request received".
             match_referral.delay_on_commit(referral.pk)
+        referral_created_notify(referral=referral, change=NOTIFY_CHANGE[referral.status])
     return referral
 
 

@@ -459,6 +459,8 @@ OUTBOX_SEND_BATCH = env.int("OUTBOX_SEND_BATCH", default=50)
 # one is queued, the next submissions queue none for this long unless it has started
 # (notifications.services.queue_flush).
 OUTBOX_FLUSH_PENDING_SECONDS = env.int("OUTBOX_FLUSH_PENDING_SECONDS", default=10)
+# ...and it runs this many seconds after it was queued (kept far below the visibility timeout).
+OUTBOX_FLUSH_DELAY_SECONDS = env.int("OUTBOX_FLUSH_DELAY_SECONDS", default=1)
 # A worker keeps its SMTP connection open this long, so a burst is not one connection per mail.
 SMTP_REUSE_SECONDS = env.int("SMTP_REUSE_SECONDS", default=30)
 # Reminders go this many hours before a session, to the clinician and the referrer.

@@ -241,7 +241,7 @@ def submitted(count: int, django_capture_on_commit_callbacks) -> list[OutboundMe
 def test_a_burst_of_request_received_emails_is_one_flush_over_one_connection(
     django_capture_on_commit_callbacks,
 ):
-    with mock.patch("notifications.tasks.outbox_flush.delay") as queued:
+    with mock.patch("notifications.tasks.outbox_flush.apply_async") as queued:
         messages = submitted(5, django_capture_on_commit_callbacks)
     assert queued.call_count == 1  # the first commit queued it; it had not started since
     with mock.patch("notifications.tasks.get_connection", wraps=tasks.get_connection) as smtp:
@@ -254,7 +254,7 @@ def test_a_burst_of_request_received_emails_is_one_flush_over_one_connection(
 def test_a_row_written_after_a_flush_started_queues_the_next_one(
     django_capture_on_commit_callbacks,
 ):
-    with mock.patch("notifications.tasks.outbox_flush.delay") as queued:
+    with mock.patch("notifications.tasks.outbox_flush.apply_async") as queued:
         submitted(1, django_capture_on_commit_callbacks)
         tasks.outbox_flush()
         submitted(1, django_capture_on_commit_callbacks)
@@ -266,7 +266,7 @@ def test_a_flush_that_finds_a_full_batch_queues_another(
     settings, django_capture_on_commit_callbacks
 ):
     settings.OUTBOX_SEND_BATCH = 2
-    with mock.patch("notifications.tasks.outbox_flush.delay") as queued:
+    with mock.patch("notifications.tasks.outbox_flush.apply_async") as queued:
         submitted(3, django_capture_on_commit_callbacks)
         assert tasks.outbox_flush() == {"sent": 2}
         assert queued.call_count == 2
@@ -278,7 +278,7 @@ def test_the_on_call_alert_of_an_urgent_referral_is_not_held_for_a_flush(
     django_capture_on_commit_callbacks,
 ):
     with (
-        mock.patch("notifications.tasks.outbox_flush.delay") as flush,
+        mock.patch("notifications.tasks.outbox_flush.apply_async") as flush,
         django_capture_on_commit_callbacks(execute=True),
     ):
         referral = ReferralFactory(status="diverted")
