@@ -463,6 +463,26 @@ def test_a_database_failure_on_sending_keeps_the_answers_and_says_so(wizard):
     assert wizard.post("check", {})["Location"] == "/refer/sent/"
 
 
+def test_a_session_that_cannot_be_saved_keeps_no_referral_and_keeps_the_answers(wizard):
+    """The session is saved in the referral's transaction: if it fails, so does the referral,
+    and the session still holds the answers for another try."""
+    answers = routine_answers()
+    wizard.walk(answers, SELF_STEPS[:-1])
+
+    def refuse_session_updates(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "django_session"'):
+            raise OperationalError("database unavailable")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_session_updates):
+        failed = wizard.post("check", {})
+    assert failed.status_code == 503
+    assert "was not sent" in text(failed) and "Your answers are kept" in text(failed)
+    assert not Referral.objects.exists() and not OutboundMessage.objects.exists()
+    assert wizard.post("check", {})["Location"] == "/refer/sent/"
+    assert Referral.objects.count() == 1
+
+
 def test_a_broker_outage_after_sending_still_shows_the_confirmation(
     wizard, monkeypatch, django_capture_on_commit_callbacks
 ):
