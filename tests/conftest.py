@@ -12,6 +12,7 @@ to run them. When a run asks for a service (the URL is set) and it does not answ
 fail; under CI=true a missing chromium fails the browser tests rather than skipping them.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -181,6 +182,25 @@ def _reference_data_fresh():
     _reference_rows.clear()
     yield
     _reference_rows.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_flush_pending():
+    """No test inherits another's "flush already queued" flag (the cache may be a Redis that
+    outlives a test, and a test that mocks the flush task leaves the flag set)."""
+    _outbox_flush_flag_clear()
+    yield
+    _outbox_flush_flag_clear()
+
+
+def _outbox_flush_flag_clear() -> None:
+    from django.core.cache import cache
+
+    from notifications.services import FLUSH_PENDING_KEY
+
+    # A test that stopped its Redis has no flag to inherit.
+    with contextlib.suppress(Exception):
+        cache.delete(FLUSH_PENDING_KEY)
 
 
 @pytest.fixture
