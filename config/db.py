@@ -12,9 +12,9 @@ def insert_unless_taken(
     """INSERT the unsaved `rows` of one model, leaving out each row whose unique `conflict`
     target (SQL, such as "(digest)" or "(a, b) WHERE c IS NULL") is already taken, by a row
     stored before or one committed meanwhile: `INSERT … ON CONFLICT target DO NOTHING
-    RETURNING pk`, on PostgreSQL and SQLite alike. Returns the rows inserted, with their
-    primary keys set. `key` names a field that tells the rows apart (needed for more than one
-    row: RETURNING comes back in no set order).
+    RETURNING pk`, on PostgreSQL and SQLite (3.35 or later, for RETURNING) alike. Returns the
+    rows inserted, with their primary keys set. `key` names a field that tells the rows apart
+    (needed for more than one row: RETURNING comes back in no set order).
 
     One statement, and no SAVEPOINT: catching an IntegrityError from a plain INSERT needs
     both, and a SELECT beforehand besides to spare the common case an error. Model.save()'s
