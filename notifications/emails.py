@@ -25,7 +25,8 @@ from django.utils import dateformat
 
 from referrals.context_processors import CRISIS_LINES
 from referrals.links import referrer_page_url
-from referrals.models import Program, Referral
+from referrals.models import Referral
+from referrals.selectors import reference_programs
 from scheduling.models import Appointment, Modality
 
 GENERIC_TITLE = "Sounding Board session"
@@ -141,13 +142,13 @@ def reminder(appointment: Appointment, *, is_clinician: bool) -> Rendered:
 
 def referral_message(referral: Referral, *, name: str, **extra) -> Rendered:
     """The referral messages (submitted, unmatched, over_limit, withdrawn, closed, urgent_alert)."""
-    others = Program.objects.exclude(pk=referral.program_id).filter(phone__gt="")
+    others = [p for p in reference_programs() if p.pk != referral.program_id and p.phone]
     context = {
         # The on-call coordinator's alert never carries the person's own link.
         "my_page_url": "" if name == "urgent_alert" else referrer_page_url(referral.pk),
         "referral": referral,
         "program": referral.program,
-        "other_programs": list(others.order_by("display_order", "name")),
+        "other_programs": others,
         "submitted": format_when(referral.submitted_at, referral.time_zone),
         **extra,
     }

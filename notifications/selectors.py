@@ -1,4 +1,5 @@
-"""Reads for a case's timeline: what was sent about a referral and what came back."""
+"""Reads for a case's timeline (what was sent about a referral and what came back), and for
+sending."""
 
 from django.db.models import QuerySet
 
@@ -21,4 +22,15 @@ def replies_for_referral(*, referral_id: int) -> QuerySet[InboundReply]:
         .select_related("message", "appointment")
         .defer("message__raw")
         .order_by("created_at", "pk")
+    )
+
+
+def message_ids_waiting_for_flush(*, kinds, limit: int) -> list[int]:
+    """Queued rows of `kinds` never tried yet, oldest first: what an outbox_flush sends."""
+    return list(
+        OutboundMessage.objects.filter(
+            status=OutboundMessage.Status.QUEUED, attempts=0, kind__in=kinds
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
     )

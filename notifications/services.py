@@ -18,10 +18,13 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
+from config.db import insert_unless_taken
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
 from scheduling.services import (
@@ -391,25 +394,45 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
       24/7 lines; unmatched also says how long a coordinator may take.
     - the others tell the person in a line or two. Each is sent once per referral. Idempotent.
     """
-    kinds = {
-        "submitted": K.SUBMITTED,
-        "diverted": K.URGENT_ALERT,
-        "unmatched": K.UNMATCHED,
-        "over_limit": K.OVER_LIMIT,
-        "withdrawn": K.WITHDRAWN,
-        "closed": K.CLOSED,
-    }
-    if change not in kinds:
+    if change not in _REFERRAL_KINDS:
         raise ValueError(f"unknown referral change {change!r}")
     referral = (
         Referral.objects.select_for_update(of=("self",))
         .select_related("program")
         .get(pk=referral_id)
     )
-    key = f"referral:{referral_id}:{change}"
-    if _exists(key):
+    if _exists(_referral_key(referral, change)):
         return []
-    kind = kinds[change]
+    return [_referral_message(referral, change)]
+
+
+@transaction.atomic(savepoint=False)
+def referral_created_notify(*, referral: Referral, change: str) -> list[OutboundMessage]:
+    """referral_notify for a referral created in the caller's transaction, given as the
+    instance (with its program): nobody else can see it yet and nothing can have been written
+    for it, so it is neither read again, locked nor checked for an earlier message. One
+    INSERT."""
+    if change not in _REFERRAL_KINDS:
+        raise ValueError(f"unknown referral change {change!r}")
+    return [_referral_message(referral, change)]
+
+
+_REFERRAL_KINDS = {
+    "submitted": K.SUBMITTED,
+    "diverted": K.URGENT_ALERT,
+    "unmatched": K.UNMATCHED,
+    "over_limit": K.OVER_LIMIT,
+    "withdrawn": K.WITHDRAWN,
+    "closed": K.CLOSED,
+}
+
+
+def _referral_key(referral: Referral, change: str) -> str:
+    return f"referral:{referral.pk}:{change}"
+
+
+def _referral_message(referral: Referral, change: str) -> OutboundMessage:
+    kind = _REFERRAL_KINDS[change]
     recipient = settings.ONCALL_COORDINATOR_EMAIL if kind == K.URGENT_ALERT else referral.email
     rendered = emails.referral_message(
         referral,
@@ -417,7 +440,14 @@ def referral_notify(*, referral_id: int, change: str) -> list[OutboundMessage]:
         follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS,
         urgent_queue_url=settings.URGENT_QUEUE_URL,
     )
-    return [_write(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)]
+    key = _referral_key(referral, change)
+    message = _row(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)
+    message.save(force_insert=True)
+    if kind in FLUSHED_KINDS:
+        transaction.on_commit(queue_flush, robust=True)
+    else:  # the on-call coordinator's alert goes out on its own, at once
+        transaction.on_commit(partial(queue_send, message.pk), robust=True)
+    return message
 
 
 @transaction.atomic(savepoint=False)
@@ -561,6 +591,34 @@ def queue_send_many(message_ids: list[int]) -> None:
             return
 
 
+# What a person is told when they send a referral: sent by outbox_flush tasks, which take
+# whatever is waiting, so a burst of submissions is a few batches instead of a task each.
+FLUSHED_KINDS = (K.SUBMITTED, K.OVER_LIMIT)
+FLUSH_PENDING_KEY = "notifications:outbox-flush-pending"
+
+
+def queue_flush() -> None:
+    """Queue an outbox_flush task, to run OUTBOX_FLUSH_DELAY_SECONDS from now, unless one is
+    already queued and not yet started. The delay keeps the sending out of the way of the
+    match the submission also queued, and gathers a burst's messages into fewer batches.
+
+    A flag in the cache (OUTBOX_FLUSH_PENDING_SECONDS) says one is on its way; the task clears
+    it before it reads what is waiting, so a row committed after that read queues the next
+    run, and one committed before it is in the read. If the cache or the broker is down, or a
+    task is lost, the rows wait for outbox_sweep."""
+    from .tasks import outbox_flush
+
+    try:
+        if cache.add(FLUSH_PENDING_KEY, 1, timeout=settings.OUTBOX_FLUSH_PENDING_SECONDS):
+            try:
+                outbox_flush.apply_async(countdown=settings.OUTBOX_FLUSH_DELAY_SECONDS)
+            except Exception:
+                cache.delete(FLUSH_PENDING_KEY)
+                raise
+    except Exception as error:  # the database, not the broker, is the source of truth
+        logger.warning("outbox flush not queued (%s); the sweeper will", type(error))
+
+
 def queue_send(message_id: int, *, countdown: int | None = None) -> None:
     """Hand a row to the broker. If the broker is down the row waits for the sweeper."""
     from .tasks import message_send
@@ -626,12 +684,13 @@ def appointment_invitation_resend(*, appointment_id: int) -> OutboundMessage:
 def inbound_store(
     *, messages: Sequence[tuple[bytes, ical.ParsedMessage]], source: str
 ) -> list[InboundMessage | None]:
-    """Keep incoming messages as received, one row each, in one INSERT; None for bytes stored
-    before (or earlier in the same list)."""
-    digests = [hashlib.sha256(raw).hexdigest() for raw, _ in messages]
-    seen = set(InboundMessage.objects.filter(digest__in=digests).values_list("digest", flat=True))
+    """Keep incoming messages as received, one row each, in one statement however many (an
+    INSERT that leaves out bytes stored before, through any door, even by a transaction
+    committing meanwhile); None for bytes stored before or earlier in the same list."""
     rows: list[InboundMessage | None] = []
-    for (raw, parsed), digest in zip(messages, digests, strict=True):
+    seen: set[str] = set()
+    for raw, parsed in messages:
+        digest = hashlib.sha256(raw).hexdigest()
         is_new = digest not in seen
         seen.add(digest)
         rows.append(
@@ -645,24 +704,9 @@ def inbound_store(
             if is_new
             else None
         )
-    try:
-        with transaction.atomic():
-            InboundMessage.objects.bulk_create([row for row in rows if row is not None])
-    except IntegrityError:
-        # The same bytes came in through another door just now: one at a time, so only they
-        # are dropped.
-        return [None if row is None else _store_one(row) for row in rows]
-    return rows
-
-
-def _store_one(row: InboundMessage) -> InboundMessage | None:
-    try:
-        with transaction.atomic():
-            row.pk = None
-            row.save(force_insert=True)
-            return row
-    except IntegrityError:
-        return None
+    fresh = [row for row in rows if row is not None]
+    stored = {row.digest for row in insert_unless_taken(fresh, conflict="(digest)", key="digest")}
+    return [row if row is not None and row.digest in stored else None for row in rows]
 
 
 @transaction.atomic(savepoint=False)
@@ -748,23 +792,30 @@ class _Judge:
 
     def __init__(self, replies: list[ical.ParsedReply]) -> None:
         uids = {r.uid for r in replies if r.uid and not r.problem}
-        self.appointments = {
-            a.ical_uid: a
-            for a in Appointment.objects.select_for_update(of=("self",))
+        self.appointments: dict[str, Appointment] = {}
+        self.latest: dict[int, tuple[int, dt.datetime]] = {}
+        if not uids:
+            return
+        applied = InboundReply.objects.filter(
+            appointment=OuterRef("pk"), outcome=O.APPLIED
+        ).order_by("-sequence", "-dtstamp", "-created_at")
+        # One statement: each appointment with its latest applied reply's ordering key.
+        for appointment in (
+            Appointment.objects.select_for_update(of=("self",))
             .select_related("clinician")
             .filter(ical_uid__in=uids)
-            .order_by("pk")
-        }
-        self.latest: dict[int, tuple[int, dt.datetime]] = {}
-        applied = (
-            InboundReply.objects.filter(
-                appointment__in=list(self.appointments.values()), outcome=O.APPLIED
+            .annotate(
+                applied_sequence=Subquery(applied.values("sequence")[:1]),
+                applied_dtstamp=Subquery(applied.values("dtstamp")[:1]),
+                has_applied=Exists(applied),
             )
-            .order_by("-sequence", "-dtstamp", "-created_at")
-            .values_list("appointment_id", "sequence", "dtstamp")
-        )
-        for appointment_id, sequence, stamped_at in applied:
-            self.latest.setdefault(appointment_id, _order_key(sequence or 0, stamped_at))
+            .order_by("pk")
+        ):
+            self.appointments[appointment.ical_uid] = appointment
+            if appointment.has_applied:
+                self.latest[appointment.pk] = _order_key(
+                    appointment.applied_sequence or 0, appointment.applied_dtstamp
+                )
 
     def applied(self, appointment: Appointment, record: InboundReply) -> None:
         self.latest[appointment.pk] = _order_key(record.sequence or 0, record.dtstamp)

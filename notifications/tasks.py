@@ -14,6 +14,7 @@ import time
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from . import emails, inbound, services
 from .models import OutboundMessage
+from .selectors import message_ids_waiting_for_flush
 
 logger = logging.getLogger(__name__)
 S = OutboundMessage.Status
@@ -56,6 +58,21 @@ def messages_send(message_ids: list[int]) -> dict[str, int]:
         if message is not None:
             status = _send_claimed(message)
             left[status] = left.get(status, 0) + 1
+    return left
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def outbox_flush() -> dict[str, int]:
+    """Send the messages about people's own referrals that are waiting for their first try
+    (services.queue_flush queues this after a commit), at most OUTBOX_SEND_BATCH a run, as
+    messages_send does; queues another run when a full batch was waiting. Idempotent: every
+    row is claimed before it is sent."""
+    cache.delete(services.FLUSH_PENDING_KEY)  # from now on a new row queues another run
+    size = settings.OUTBOX_SEND_BATCH
+    ids = message_ids_waiting_for_flush(kinds=services.FLUSHED_KINDS, limit=size)
+    left = messages_send(ids)
+    if len(ids) == size:
+        services.queue_flush()
     return left
 
 

@@ -1,21 +1,66 @@
 """Reads for the referral journey, with their queries decided here."""
 
+import threading
+import time
+from collections.abc import Callable
 from functools import cached_property
+
+from django.conf import settings
+from django.db import transaction
 
 from .eligibility import ProgramRules
 from .models import District, Episode, Facility, Program, Referral
 
+_reference_lock = threading.Lock()
+_reference_rows: dict[str, tuple[float, list]] = {}
+
+
+def _reference(name: str, load: Callable[[], list]) -> list:
+    """Reference data (programs, districts, facilities) kept in this process for
+    REFERENCE_DATA_CACHE_SECONDS: every wizard page and every submission needs them, and they
+    change only when someone edits them in the admin. The rows are shared between requests and
+    threads, so callers read them and never change them."""
+    ttl = settings.REFERENCE_DATA_CACHE_SECONDS
+    if ttl <= 0:
+        return load()
+    now = _clock()
+    kept = _reference_rows.get(name)
+    if kept is not None and now < kept[0]:
+        return kept[1]
+    rows = load()
+    with _reference_lock:
+        _reference_rows[name] = (now + ttl, rows)
+    return rows
+
+
+def _clock() -> float:
+    return time.monotonic()
+
+
+def reference_data_forget(**kwargs) -> None:
+    """Drop this process's reference data: at once and again when the current transaction
+    commits (post_save/post_delete receiver for Program, District and Facility), so an edit
+    is seen here straight away and by other processes within REFERENCE_DATA_CACHE_SECONDS."""
+    _reference_rows.clear()
+    transaction.on_commit(_reference_rows.clear)
+
+
+def reference_programs() -> list[Program]:
+    """Every program, in display order (shared rows: read only)."""
+    return _reference("programs", lambda: list(Program.objects.all()))
+
 
 class Catalogue:
-    """Programs, districts and facilities for one request, each loaded at most once.
+    """Programs, districts and facilities for one request (kept for a while per process, see
+    `_reference`).
 
     A wizard step needs some of them to build its choices and to show earlier answers; loading
-    them lazily and once keeps every step within its query budget.
+    them lazily and rarely keeps every step within its query budget.
     """
 
     @cached_property
     def programs(self) -> list[Program]:
-        return list(Program.objects.all())
+        return reference_programs()
 
     @cached_property
     def bookable_programs(self) -> list[Program]:
@@ -30,14 +75,14 @@ class Catalogue:
 
     @cached_property
     def districts(self) -> list[District]:
-        return list(District.objects.all())
+        return _reference("districts", lambda: list(District.objects.all()))
 
     def district(self, district_id: int | None) -> District | None:
         return next((d for d in self.districts if d.pk == district_id), None)
 
     @cached_property
     def facilities(self) -> list[Facility]:
-        return list(Facility.objects.order_by("name"))
+        return _reference("facilities", lambda: list(Facility.objects.order_by("name")))
 
     def facilities_in(self, district_id: int | None) -> list[Facility]:
         return [f for f in self.facilities if f.district_id == district_id]

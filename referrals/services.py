@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
+
+from config.db import insert_unless_taken
 
 from . import limits, triage
 from .models import District, Episode, Facility, Program, Referral, ReferralEvent, TriageAssessment
@@ -57,7 +59,7 @@ class ReferralDraft:
     time_zone: str = "Australia/Sydney"
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def referral_submit(
     *,
     draft: ReferralDraft,
@@ -73,13 +75,18 @@ def referral_submit(
        session left; otherwise NEW with `match_requested_at` set, so a sweeper can find it.
     4. Save the referral under a fresh reference code, the assessment and the creation event.
 
+    A first referral costs five statements: the episode, the referral, the assessment and the
+    event are each one INSERT, and no SAVEPOINT is taken inside the caller's transaction (an
+    error here fails the caller's transaction as a whole, which is what the wizard wants).
     Sends nothing and queues nothing: the caller notifies and queues matching in the same
     transaction. Not idempotent: each call is a new referral.
     """
     now = now or timezone.now()
     result = triage.assess(safety)
-    episode = _episode_open_or_continue(program=draft.program, email=draft.email)
-    status, hold_reason = _initial_status(result.outcome, episode)
+    episode, is_new_episode = _episode_open_or_continue(program=draft.program, email=draft.email)
+    status, hold_reason = _initial_status(
+        result.outcome, episode, program=draft.program, is_new_episode=is_new_episode
+    )
     referral = _referral_create(
         draft,
         episode=episode,
@@ -182,21 +189,21 @@ def referral_deletion_request(*, referral_id: int, now: dt.datetime | None = Non
     return referral
 
 
-def _episode_open_or_continue(*, program: Program, email: str) -> Episode:
+def _episode_open_or_continue(*, program: Program, email: str) -> tuple[Episode, bool]:
+    """(the person's open episode with the program, whether this call opened it).
+
+    A new person's episode is one INSERT that does nothing when the person already has one
+    open (the partial unique constraint), in which case that one is read and locked. Two
+    submissions for the same person at once: the second INSERT waits for the first to commit,
+    then does nothing, and the second reads the first's episode."""
     email_normalised = limits.normalise_email(email)
-    episode = open_episode_for_update(program=program, email_normalised=email_normalised)
-    if episode is not None:
-        return episode
-    try:
-        with transaction.atomic():
-            return Episode.objects.create(
-                program=program,
-                email_normalised=email_normalised,
-                session_limit=program.session_limit,
-            )
-    except IntegrityError:
-        # Another submission for the same person opened it a moment ago.
-        return open_episode_for_update(program=program, email_normalised=email_normalised)
+    episode = Episode(
+        program=program, email_normalised=email_normalised, session_limit=program.session_limit
+    )
+    open_one = "(program_id, email_normalised) WHERE closed_at IS NULL"
+    if insert_unless_taken([episode], conflict=open_one):
+        return episode, True
+    return open_episode_for_update(program=program, email_normalised=email_normalised), False
 
 
 def _sessions_used(episode: Episode, program: Program) -> int:
@@ -206,10 +213,12 @@ def _sessions_used(episode: Episode, program: Program) -> int:
     )
 
 
-def _initial_status(outcome: triage.Outcome, episode: Episode) -> tuple[str, str]:
+def _initial_status(
+    outcome: triage.Outcome, episode: Episode, *, program: Program, is_new_episode: bool
+) -> tuple[str, str]:
     if outcome == triage.Outcome.URGENT:
         return R.DIVERTED, ""
-    used = _sessions_used(episode, episode.program)
+    used = 0 if is_new_episode else _sessions_used(episode, program)
     if limits.is_over_limit(used=used, limit=episode.session_limit):
         return R.HELD, f"Over the session limit: {used} of {episode.session_limit} sessions used"
     return R.NEW, ""
@@ -261,18 +270,11 @@ def _referral_create(
         hold_reason=hold_reason,
         match_requested_at=now if status == R.NEW else None,
     )
-    referral.reference = _free_reference_code()
-    referral.save(force_insert=True)
-    return referral
-
-
-def _free_reference_code() -> str:
-    # A clash is rare (19⁶ codes); the unique constraint still guards the race between the
-    # check and the insert, and the caller keeps the wizard data if that ever fails.
+    # A clash is rare (19⁶ codes): the INSERT itself finds it, and another code is drawn.
     for _ in range(_REFERENCE_ATTEMPTS):
-        code = new_reference_code(settings.REFERENCE_CODE_LENGTH)
-        if not Referral.objects.filter(reference=code).exists():
-            return code
+        referral.reference = new_reference_code(settings.REFERENCE_CODE_LENGTH)
+        if insert_unless_taken([referral], conflict="(reference)"):
+            return referral
     raise RuntimeError("could not find a free reference code; raise REFERENCE_CODE_LENGTH")
 
 

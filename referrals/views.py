@@ -11,6 +11,7 @@ from functools import cached_property
 
 import phonenumbers
 from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.forms import MultipleChoiceField
@@ -21,7 +22,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 from formtools.wizard.views import NamedUrlSessionWizardView, NamedUrlWizardView
 
-from notifications.services import appointment_notify, referral_notify
+from notifications.services import appointment_notify, referral_created_notify
 from scheduling.services.urgent import urgent_consult_current, urgent_consult_propose
 from scheduling.tasks import match_referral
 from staff.access import coordinator_required
@@ -141,11 +142,13 @@ def referral_submit_and_follow_up(
     robust=True): Django's robust hook names the failing callable by its __qualname__, which a
     partial lacks, so the outage became an AttributeError and a server error.)
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         referral = referral_submit(draft=draft, safety=safety, intake_by=intake_by)
-        referral_notify(referral_id=referral.pk, change=NOTIFY_CHANGE[referral.status])
         if referral.status == R.NEW:
+            # Queued first: what the clinician's invitation waits for goes ahead of the
+            # person's "request received".
             match_referral.delay_on_commit(referral.pk)
+        referral_created_notify(referral=referral, change=NOTIFY_CHANGE[referral.status])
     return referral
 
 
@@ -251,8 +254,14 @@ class ReferralWizard(NamedUrlSessionWizardView):
     def render_done(self, form, **kwargs) -> HttpResponse:
         # Reached only from the check page's POST: skip the named-URL redirect to a done URL
         # (which would send the referral on a GET). A refusal leaves the session untouched.
+        # The session is saved in the referral's own transaction: the referral is committed
+        # exactly when the session stops holding the answers (a lost commit cannot leave them
+        # there to be sent twice), in one commit instead of two.
         try:
-            return super(NamedUrlWizardView, self).render_done(form, **kwargs)
+            with transaction.atomic():
+                response = super(NamedUrlWizardView, self).render_done(form, **kwargs)
+                _session_save(self.request)
+            return response
         except SubmissionRefused as refusal:
             return _not_sent(self.request, refusal, self.get_step_url("check"))
 
@@ -406,6 +415,19 @@ class SelfReferralWizard(ReferralWizard):
 @method_decorator(coordinator_required, name="dispatch")
 class PhoneIntakeWizard(ReferralWizard):
     mode = PHONE_INTAKE
+
+
+def _session_save(request: HttpRequest) -> None:
+    """Save the session now, in the caller's transaction, instead of after the response. If it
+    cannot be saved, nothing of the transaction is kept and the person is told so."""
+    if not request.session.modified:
+        return
+    try:
+        request.session.save()
+    except (DatabaseError, UpdateError) as error:  # the database backend raises UpdateError
+        logger.error("session not saved with the referral: %s", type(error).__name__)
+        raise SubmissionRefused("not_saved", status=503) from error
+    request.session.modified = False  # SessionMiddleware would save it again
 
 
 def _without_step_answers(post: QueryDict, step: str) -> QueryDict:

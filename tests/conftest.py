@@ -12,6 +12,7 @@ to run them. When a run asks for a service (the URL is set) and it does not answ
 fail; under CI=true a missing chromium fails the browser tests rather than skipping them.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -179,6 +180,36 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
             worker.kill()
             worker.wait()
         log.close()
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_fresh():
+    """Each test starts with no reference data kept in the process: the rows a test writes are
+    rolled back after it, and so must be any copy of them."""
+    from referrals.selectors import _reference_rows
+
+    _reference_rows.clear()
+    yield
+    _reference_rows.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_flush_pending():
+    """No test inherits another's "flush already queued" flag (the cache may be a Redis that
+    outlives a test, and a test that mocks the flush task leaves the flag set)."""
+    _outbox_flush_flag_clear()
+    yield
+    _outbox_flush_flag_clear()
+
+
+def _outbox_flush_flag_clear() -> None:
+    from django.core.cache import cache
+
+    from notifications.services import FLUSH_PENDING_KEY
+
+    # A test that stopped its Redis has no flag to inherit.
+    with contextlib.suppress(Exception):
+        cache.delete(FLUSH_PENDING_KEY)
 
 
 @pytest.fixture

@@ -280,6 +280,9 @@ CELERY_BEAT_SCHEDULE = {
 SLOT_HORIZON_WEEKS = env.int("SLOT_HORIZON_WEEKS", default=8)
 SLOT_MINUTES = env.int("SLOT_MINUTES", default=60)
 REFERENCE_CODE_LENGTH = env.int("REFERENCE_CODE_LENGTH", default=6)
+# Seconds each process keeps programs, districts and facilities before reading them again (an
+# edit is seen at once by the process that made it, by the others within this); 0: every time.
+REFERENCE_DATA_CACHE_SECONDS = env.int("REFERENCE_DATA_CACHE_SECONDS", default=60)
 
 # ---------------------------------------------------------------------------------------------
 # Security and privacy. Owned by the security work (issue 8); SECURITY.md explains the choices.
@@ -452,6 +455,12 @@ OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
 # Rows written together (a batch of proposals) go out in tasks of at most this many, each over
 # one SMTP connection: fewer tasks in a burst, and one task never holds a worker for long.
 OUTBOX_SEND_BATCH = env.int("OUTBOX_SEND_BATCH", default=50)
+# A person's "request received" is sent by a flush task that takes every such row waiting; once
+# one is queued, the next submissions queue none for this long unless it has started
+# (notifications.services.queue_flush).
+OUTBOX_FLUSH_PENDING_SECONDS = env.int("OUTBOX_FLUSH_PENDING_SECONDS", default=10)
+# ...and it runs this many seconds after it was queued (kept far below the visibility timeout).
+OUTBOX_FLUSH_DELAY_SECONDS = env.int("OUTBOX_FLUSH_DELAY_SECONDS", default=1)
 # A worker keeps its SMTP connection open this long, so a burst is not one connection per mail.
 SMTP_REUSE_SECONDS = env.int("SMTP_REUSE_SECONDS", default=30)
 # Reminders go this many hours before a session, to the clinician and the referrer.

@@ -126,12 +126,13 @@ def test_control_the_harness_sees_a_server_error_when_the_hand_off_is_not_robust
 ):
     """The hand-off as it was before this fault test: on_commit(partial(...), robust=True), which
     Django cannot log (a partial has no __qualname__), so the person got a server error."""
+    from notifications.services import referral_notify
     from referrals import views
 
     def hand_off_before_the_fix(*, draft, safety, intake_by=None):
         with transaction.atomic():
             referral = views.referral_submit(draft=draft, safety=safety, intake_by=intake_by)
-            views.referral_notify(referral_id=referral.pk, change="submitted")
+            referral_notify(referral_id=referral.pk, change="submitted")
             transaction.on_commit(partial(match_referral.delay, referral.pk), robust=True)
         return referral
 

@@ -378,3 +378,36 @@ def test_two_answers_to_one_session_in_one_batch_apply_in_their_order():
     assert [r.outcome for each in received for r in each.replies] == ["applied", "applied"]
     assert status_of(appointment) == "accepted"
     assert appointment.events.filter(to_status="tentative").exists()
+
+
+def _statements(captured) -> list[str]:
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(control)]
+
+
+def test_a_reply_is_stored_applied_and_confirmed_in_twelve_statements():
+    """One INSERT stores the message (bytes seen before are left out by the INSERT itself),
+    one read locks the appointment with its latest applied reply, six apply the answer, one
+    records the reply and three write the referrer's confirmation."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    appointment = invited()
+    raw = _clinician_reply(appointment)
+    with CaptureQueriesContext(connection) as captured:
+        assert [r.outcome for r in receive(raw).replies] == ["applied"]
+    assert len(_statements(captured)) == 12
+    with CaptureQueriesContext(connection) as captured:
+        assert receive(raw).message is None
+    assert len(_statements(captured)) == 1  # the INSERT that stored nothing
+
+
+def test_a_poll_of_many_replies_costs_the_statements_of_one():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    raws = [_clinician_reply(invited()) for _ in range(8)]
+    with CaptureQueriesContext(connection) as captured:
+        received = inbound.messages_receive(raws, source="imap")
+    assert [r.outcome for each in received for r in each.replies] == ["applied"] * 8
+    assert len(_statements(captured)) == 12

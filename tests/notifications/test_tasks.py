@@ -100,7 +100,8 @@ def test_a_fresh_row_is_left_to_its_own_task():
 
 def test_a_broker_outage_loses_no_message(django_capture_on_commit_callbacks):
     broker_down = mock.patch("notifications.tasks.message_send.apply_async", side_effect=OSError)
-    with broker_down, django_capture_on_commit_callbacks(execute=True):
+    flush_down = mock.patch("notifications.tasks.outbox_flush.apply_async", side_effect=OSError)
+    with broker_down, flush_down, django_capture_on_commit_callbacks(execute=True):
         message = queued_message()
     message.refresh_from_db()
     assert message.status == "queued"
@@ -221,3 +222,67 @@ def test_rows_sent_in_one_batch_task_go_out_once_each():
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
         m.recipient for m in (first, second, third)
     )
+
+
+# --- "request received" in batches ---------------------------------------------------------
+
+
+def submitted(count: int, django_capture_on_commit_callbacks) -> list[OutboundMessage]:
+    """`count` people's "request received" rows, each written in its own transaction whose
+    on-commit hand-off runs, with the flush task only counted (not run)."""
+    messages = []
+    for _ in range(count):
+        with django_capture_on_commit_callbacks(execute=True):
+            referral = ReferralFactory()
+            messages += services.referral_created_notify(referral=referral, change="submitted")
+    return messages
+
+
+def test_a_burst_of_request_received_emails_is_one_flush_over_one_connection(
+    django_capture_on_commit_callbacks,
+):
+    with mock.patch("notifications.tasks.outbox_flush.apply_async") as queued:
+        messages = submitted(5, django_capture_on_commit_callbacks)
+    assert queued.call_count == 1  # the first commit queued it; it had not started since
+    with mock.patch("notifications.tasks.get_connection", wraps=tasks.get_connection) as smtp:
+        assert tasks.outbox_flush() == {"sent": 5}
+    assert smtp.call_count == 1
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(m.recipient for m in messages)
+    assert tasks.outbox_flush() == {}  # idempotent: nothing is sent twice
+
+
+def test_a_row_written_after_a_flush_started_queues_the_next_one(
+    django_capture_on_commit_callbacks,
+):
+    with mock.patch("notifications.tasks.outbox_flush.apply_async") as queued:
+        submitted(1, django_capture_on_commit_callbacks)
+        tasks.outbox_flush()
+        submitted(1, django_capture_on_commit_callbacks)
+    assert queued.call_count == 2
+    assert tasks.outbox_flush() == {"sent": 1}
+
+
+def test_a_flush_that_finds_a_full_batch_queues_another(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_SEND_BATCH = 2
+    with mock.patch("notifications.tasks.outbox_flush.apply_async") as queued:
+        submitted(3, django_capture_on_commit_callbacks)
+        assert tasks.outbox_flush() == {"sent": 2}
+        assert queued.call_count == 2
+        assert tasks.outbox_flush() == {"sent": 1}
+        assert queued.call_count == 2
+
+
+def test_the_on_call_alert_of_an_urgent_referral_is_not_held_for_a_flush(
+    django_capture_on_commit_callbacks,
+):
+    with (
+        mock.patch("notifications.tasks.outbox_flush.apply_async") as flush,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        referral = ReferralFactory(status="diverted")
+        [alert] = services.referral_created_notify(referral=referral, change="diverted")
+    assert flush.call_count == 0
+    alert.refresh_from_db()
+    assert alert.status == "sent"  # its own task, run at once by the test settings

@@ -1,6 +1,7 @@
 """Saving referrals: triage stored, episodes opened or continued, limits held, overrides."""
 
 import pytest
+from django.db import transaction
 
 from referrals.models import Episode, Program, Referral
 from referrals.services import ReferralDraft, referral_limit_override, referral_submit
@@ -145,3 +146,32 @@ def test_matching_is_queued_after_commit_only_for_a_referral_to_match(
     with django_capture_on_commit_callbacks() as callbacks:
         referral_submit_and_follow_up(draft=draft(dup), safety=safety)
     assert len(matches_queued(callbacks)) == queued
+
+
+def test_a_person_whose_episode_was_closed_opens_a_new_one(dup):
+    closed = used_episode(dup, "alex@example.test", ["completed"] * 3)
+    closed.closed_at = closed.opened_at
+    closed.save(update_fields=["closed_at"])
+    referral = referral_submit(draft=draft(dup), safety=ROUTINE)
+    assert referral.status == Referral.Status.NEW
+    assert referral.episode_id != closed.pk
+    assert referral.episode.closed_at is None and referral.episode.session_limit == 3
+
+
+def test_a_reference_code_already_taken_is_drawn_again_in_the_same_transaction(dup, monkeypatch):
+    taken = referral_submit(draft=draft(dup, "first@example.test"), safety=ROUTINE).reference
+    codes = iter([taken, taken, "FRESH1"])
+    monkeypatch.setattr("referrals.services.new_reference_code", lambda length: next(codes))
+    referral = referral_submit(draft=draft(dup, "second@example.test"), safety=ROUTINE)
+    assert Referral.objects.get(pk=referral.pk).reference == "FRESH1"
+    assert Referral.objects.filter(reference=taken).count() == 1
+    assert referral.triage.outcome == "routine"
+
+
+def test_no_free_reference_code_fails_the_referral_whole(dup, monkeypatch):
+    taken = referral_submit(draft=draft(dup, "first@example.test"), safety=ROUTINE).reference
+    monkeypatch.setattr("referrals.services.new_reference_code", lambda length: taken)
+    with pytest.raises(RuntimeError, match="REFERENCE_CODE_LENGTH"), transaction.atomic():
+        referral_submit(draft=draft(dup, "second@example.test"), safety=ROUTINE)
+    assert Referral.objects.count() == 1
+    assert not Episode.objects.filter(email_normalised="second@example.test").exists()

@@ -463,6 +463,26 @@ def test_a_database_failure_on_sending_keeps_the_answers_and_says_so(wizard):
     assert wizard.post("check", {})["Location"] == "/refer/sent/"
 
 
+def test_a_session_that_cannot_be_saved_keeps_no_referral_and_keeps_the_answers(wizard):
+    """The session is saved in the referral's transaction: if it fails, so does the referral,
+    and the session still holds the answers for another try."""
+    answers = routine_answers()
+    wizard.walk(answers, SELF_STEPS[:-1])
+
+    def refuse_session_updates(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "django_session"'):
+            raise OperationalError("database unavailable")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_session_updates):
+        failed = wizard.post("check", {})
+    assert failed.status_code == 503
+    assert "was not sent" in text(failed) and "Your answers are kept" in text(failed)
+    assert not Referral.objects.exists() and not OutboundMessage.objects.exists()
+    assert wizard.post("check", {})["Location"] == "/refer/sent/"
+    assert Referral.objects.count() == 1
+
+
 def test_a_broker_outage_after_sending_still_shows_the_confirmation(
     wizard, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -605,3 +625,28 @@ def test_the_same_person_can_self_refer_while_a_coordinator_takes_a_call(coordin
     intake = Wizard(coordinator_client, prefix=INTAKE_PREFIX, url_name="referrals:intake_step")
     assert "Step 1 of 10" in text(intake.get("service"))
     assert coordinator_client.get("/refer/")["Location"] == "/refer/eligibility/"
+
+
+def test_sending_saves_the_referral_and_its_email_in_seven_statements(wizard):
+    """The session read, one INSERT each for the episode, referral, assessment, creation event
+    and "request received" email, and the session's update: nothing is read back."""
+    answers = routine_answers()
+    wizard.get("service")
+    wizard.walk(answers, SELF_STEPS[:-1])
+    with CaptureQueriesContext(connection) as captured:
+        assert wizard.post("check", {})["Location"] == "/refer/sent/"
+    statements = [
+        q["sql"].split(" ")[0] + " " + q["sql"].split('"')[1]
+        for q in captured.captured_queries
+        if not TRANSACTION_CONTROL.match(q["sql"])
+    ]
+    assert statements == [
+        "SELECT django_session",
+        "INSERT referrals_episode",
+        "INSERT referrals_referral",
+        "INSERT referrals_triageassessment",
+        "INSERT referrals_referralevent",
+        "INSERT notifications_outboundmessage",
+        "UPDATE django_session",
+    ]
+    assert OutboundMessage.objects.get().kind == OutboundMessage.Kind.SUBMITTED

@@ -1,0 +1,127 @@
+"""The wizard's final POST (the check page's "Send") in one process: time, SQL statements and,
+with --profile, where the time goes. Not a benchmark of its own (`python -m tests.bench` runs
+bench_*.py only); run it to see what one submission costs:
+
+    DATABASE_URL=postgres://... REDIS_URL=redis://... DJANGO_DEBUG=false \
+      .venv/bin/python -m tests.bench.submit_probe [--rounds=N] [--profile] [--queries]
+
+Walks the wizard to the check page once with the test client, copies that session for each
+round with a new email address (a new person, a new episode) and posts "Send" with it, on a
+throwaway test database. With REDIS_URL the matching task and the messages are really handed
+to Redis (nothing consumes them here; the queue is purged at the end).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import pstats
+import re
+import statistics
+import sys
+import time
+
+TRANSACTION_CONTROL = re.compile(r"(BEGIN|COMMIT|ROLLBACK|(RELEASE )?SAVEPOINT)\b")
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    rounds = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--rounds=")), 50)
+    setup_test_environment()
+    original_name = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"probe_{original_name}"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        _probe(rounds, profile="--profile" in argv, show_queries="--queries" in argv)
+    finally:
+        connection.creation.destroy_test_db(original_name, verbosity=0)
+        teardown_test_environment()
+        if os.environ.get("REDIS_URL"):
+            from config.celery import app
+
+            app.control.purge()
+
+
+def _probe(rounds: int, *, profile: bool, show_queries: bool) -> None:
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    with override_settings(REFERRAL_SUBMISSIONS_PER_IP=10**9):
+        sessions = _sessions(rounds + 3)
+        timings, statements, captured_last = [], [], None
+        profiler = cProfile.Profile() if profile else None
+        for index, session_key in enumerate(sessions):
+            client = Client()
+            client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                if profiler is not None and index >= 3:
+                    profiler.enable()
+                response = client.post("/refer/check/", {"self_referral-current_step": "check"})
+                if profiler is not None:
+                    profiler.disable()
+                took = (time.perf_counter() - started) * 1000
+            assert response.status_code == 302, response.status_code
+            assert "/refer/sent/" in response["Location"], response["Location"]
+            if index < 3:  # warm-up: imports, connections, templates
+                continue
+            timings.append(took)
+            queries = captured.captured_queries
+            statements.append(sum(not TRANSACTION_CONTROL.match(q["sql"]) for q in queries))
+            captured_last = captured.captured_queries
+    print(f"database: {connection.vendor}; {len(timings)} final POSTs")
+    print(
+        f"POST median {statistics.median(timings):.1f} ms, "
+        f"p95 {sorted(timings)[round(0.95 * (len(timings) - 1))]:.1f} ms, "
+        f"statements (without transaction control) {max(statements)}, "
+        f"all {len(captured_last)}"
+    )
+    if show_queries:
+        for query in captured_last:
+            print("  ", query["sql"][:160])
+    if profiler is not None:
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(30)
+
+
+def _sessions(count: int) -> list[str]:
+    """Session keys of `count` people on the check page (see bench_calendar._wizard_sessions)."""
+    from django.conf import settings
+    from django.test import Client
+    from django.utils.module_loading import import_string
+
+    from tests.referrals.wizard import SELF_STEPS, Wizard, routine_answers
+
+    wizard = Wizard(Client())
+    wizard.get("service")
+    wizard.walk(routine_answers(email="probe-0@probe.test"), SELF_STEPS[:-1])
+    key = wizard.client.cookies[settings.SESSION_COOKIE_NAME].value
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    template = store(session_key=key).load()
+    storage_key = next(k for k in template if k.startswith("wizard_"))
+    keys = []
+    for index in range(count):
+        session = store()
+        data = json.loads(json.dumps(template))
+        data[storage_key]["step_data"]["about-you"]["about-you-email"] = [
+            f"probe-{index}@probe.test"
+        ]
+        session.update(data)
+        session.save(must_create=True)
+        keys.append(session.session_key)
+    return keys
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
