@@ -6,19 +6,23 @@ referrals get the same time, no clinician week goes over capacity, and the total
 costs of all proposals plus MATCH_UNMATCHED_PENALTY for each referral left without one) is the
 minimum over every possible assignment.
 
-The flow network stays sparse by aggregating times instead of linking each referral to each time:
+The flow network stays sparse by aggregating referrals and times instead of linking each
+referral to each time:
+- a class is the referrals that every constraint and cost treats alike (all but their id and
+  order): one source whose supply is their number; its times go to its members oldest first;
 - a block is the times of one clinician that every referral treats alike: the same window key in
   every referrer time zone present, the same side of each notice cut, the same side of the
   continuity cut (only for an earlier clinician of some episode);
 - the blocks that a kind of referral may use (one program, session type, time zone, window key,
   notice and priority) form a list sorted by clinician district, over which sits a segment tree;
-- a referral links to the few tree nodes that together cover its list minus the clinicians it
+- a class links to the few tree nodes that together cover its list minus the clinicians it
   must not see, split where its preference or continuity cost changes, each arc carrying that
   cost. Its own district's clinicians are adjacent in the list, so this is a handful of arcs
-  rather than one per clinician;
-- block → time arcs carry the waiting and fairness cost (the priority factor makes one block per
-  priority tier); time → clinician-week (capacity 1); clinician-week → sink (the week's spare
-  capacity); referral → sink carries the unmatched penalty.
+  rather than one per clinician. A tree node that no class links to is left out (its nearest
+  linked ancestor links to what lies below it), which halves the nodes the solver prices;
+- block → clinician-week arcs, one per time, carry its waiting and fairness cost (the priority
+  factor makes one block per priority tier); clinician-week → sink (the week's spare capacity);
+  class → sink carries the unmatched penalty.
 Every path from a referral to a time costs exactly `scheduling.matching.slot_cost`, so the flow
 optimum is the assignment optimum. OR-Tools' min-cost-flow solver (cost scaling, C++) solves it;
 the flow is then followed down the trees to give each referral its time.
