@@ -464,8 +464,11 @@ class _Network:
 
     # -- trees --
 
-    def _tree(self, need: Need, column: int | None, key: int, family: str) -> _Tree | None:
-        segment = self.blocks.segment(need, self.now_s)
+    def _tree(
+        self, need: Need, column: int | None, key: int, family: str, segment: int | None = None
+    ) -> _Tree | None:
+        if segment is None:
+            segment = self.blocks.segment(need, self.now_s)
         tree_key = (need.program_id, need.modality, column, key, segment, family)
         if tree_key not in self.trees:
             self.trees[tree_key] = self._build_tree(need, column, key, segment, family)
@@ -503,16 +506,17 @@ class _Network:
         self.next_node += size - 1
         return tree
 
-    def _kept_blocks(self, need: Need, excluded: np.ndarray, tree: _Tree) -> tuple:
-        """Direct arcs to the earlier clinician's blocks within continuity reach, priced
-        without the continuity term."""
+    def _kept_blocks(self, need: Need, excluded: np.ndarray, tree: _Tree) -> np.ndarray:
+        """The earlier clinician's blocks within continuity reach, for direct arcs."""
         earlier = self.clinicians.index[need.previous_clinician_id]
         owner = self.blocks.owner[tree.blocks]
         is_kept = (owner == earlier) & (self.blocks.columns[tree.blocks, -1] == 1)
-        kept = tree.blocks[is_kept & ~excluded[owner]]
-        profile = self.clinicians.profiles[earlier]
-        cost = preference_points(need, profile.gender, profile.specialty, self.weights)
-        return self.block_base + kept, cost
+        return self.block_base + tree.blocks[is_kept & ~excluded[owner]]
+
+    def _kept_cost(self, need: Need) -> int:
+        """A direct arc's cost: the earlier clinician's preferences, without continuity."""
+        profile = self.clinicians.profiles[self.clinicians.index[need.previous_clinician_id]]
+        return preference_points(need, profile.gender, profile.specialty, self.weights)
 
     def _uses(self) -> tuple[list[tuple], list[np.ndarray], list[tuple]]:
         """What each class may use, tree by tree: (class, tree, filter, exclusion, cost) rows,
@@ -536,9 +540,11 @@ class _Network:
             if preference not in parts_of:
                 parts_of[preference] = _parts(need, self.clinicians, self.weights)
             is_kept = need.previous_clinician_id in self.clinicians.index
+            kept_cost = self._kept_cost(need) if is_kept else 0
             parts = parts_of[preference]
+            segment = self.blocks.segment(need, self.now_s)
             for column, key in self._window_keys(need):
-                trees = [self._tree(need, column, key, part.family) for part in parts]
+                trees = [self._tree(need, column, key, p.family, segment) for p in parts]
                 if trees[0] is None:
                     continue
                 for tree, part in zip(trees, parts, strict=True):
@@ -546,8 +552,9 @@ class _Network:
                     filter_key = (part.gender, part.specialty, is_same)
                     uses.append((position, tree, filter_key, exclusion_id, part.cost))
                 if is_kept:
-                    tree = self._tree(need, column, key, "d")
-                    direct.append((position, *self._kept_blocks(need, masks[exclusion_id], tree)))
+                    tree = self._tree(need, column, key, "d", segment)
+                    kept = self._kept_blocks(need, masks[exclusion_id], tree)
+                    direct.append((position, kept, kept_cost))
         return uses, masks, direct
 
     def _window_keys(self, need: Need) -> list[tuple[int | None, int]]:
