@@ -6,24 +6,29 @@ referrals get the same time, no clinician week goes over capacity, and the total
 costs of all proposals plus MATCH_UNMATCHED_PENALTY for each referral left without one) is the
 minimum over every possible assignment.
 
-The flow network stays sparse by aggregating times instead of linking each referral to each time:
+The flow network stays sparse by aggregating referrals and times instead of linking each
+referral to each time:
+- a class is the referrals that every constraint and cost treats alike (all but their id and
+  order): one source whose supply is their number; its times go to its members oldest first;
 - a block is the times of one clinician that every referral treats alike: the same window key in
   every referrer time zone present, the same side of each notice cut, the same side of the
   continuity cut (only for an earlier clinician of some episode);
 - the blocks that a kind of referral may use (one program, session type, time zone, window key,
   notice and priority) form a list sorted by clinician district, over which sits a segment tree;
-- a referral links to the few tree nodes that together cover its list minus the clinicians it
+- a class links to the few tree nodes that together cover its list minus the clinicians it
   must not see, split where its preference or continuity cost changes, each arc carrying that
   cost. Its own district's clinicians are adjacent in the list, so this is a handful of arcs
-  rather than one per clinician;
-- block → time arcs carry the waiting and fairness cost (the priority factor makes one block per
-  priority tier); time → clinician-week (capacity 1); clinician-week → sink (the week's spare
-  capacity); referral → sink carries the unmatched penalty.
+  rather than one per clinician. A tree node that no class links to is left out (its nearest
+  linked ancestor links to what lies below it), which halves the nodes the solver prices;
+- block → clinician-week arcs, one per time, carry its waiting and fairness cost (the priority
+  factor makes one block per priority tier); clinician-week → sink (the week's spare capacity);
+  class → sink carries the unmatched penalty.
 Every path from a referral to a time costs exactly `scheduling.matching.slot_cost`, so the flow
 optimum is the assignment optimum. OR-Tools' min-cost-flow solver (cost scaling, C++) solves it;
 the flow is then followed down the trees to give each referral its time.
 """
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
@@ -101,19 +106,58 @@ class _Arcs:
         return tuple(np.ascontiguousarray(np.concatenate(column)) for column in columns)
 
 
-def _tree_cover(size: int, start: int, stop: int) -> list[int]:
-    """Nodes of a bottom-up segment tree over `size` leaves covering leaves [start, stop)."""
-    nodes, start, stop = [], start + size, stop + size
-    while start < stop:
-        if start & 1:
-            nodes.append(start)
-            start += 1
-        if stop & 1:
-            stop -= 1
-            nodes.append(stop)
-        start >>= 1
-        stop >>= 1
-    return nodes
+def _tree_covers(size: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `allowed` (rows × `size` leaves of a bottom-up segment tree), the
+    fewest nodes that together hold exactly its allowed leaves: each run of allowed leaves is
+    covered as a range query would, all rows and runs at once. Returns (row, heap index)."""
+    padded = np.zeros((len(allowed), size + 2), np.int8)
+    padded[:, 1:-1] = allowed
+    edges = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _rows, stops = np.nonzero(edges == -1)  # row-major: the n-th stop ends the n-th run
+    start, stop = starts + size, stops + size
+    found_rows, found = [], []
+    while len(start):
+        is_open = start < stop
+        rows, start, stop = rows[is_open], start[is_open], stop[is_open]
+        is_left = (start & 1) == 1
+        found_rows.append(rows[is_left])
+        found.append(start[is_left])
+        start = start + is_left
+        is_right = (stop & 1) == 1
+        stop = stop - is_right
+        found_rows.append(rows[is_right])
+        found.append(stop[is_right])
+        start, stop = start >> 1, stop >> 1
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(found_rows), np.concatenate(found)
+
+
+def _expand(tails, covers, costs, cover_of_node, nodes, cover_count):
+    """One arc from each use's class to each node of its cover."""
+    order = np.argsort(cover_of_node, kind="stable")
+    nodes = nodes[order]
+    sizes = np.bincount(cover_of_node, minlength=cover_count)
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    repeat = sizes[covers]
+    within = np.arange(repeat.sum()) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    heads = nodes[np.repeat(offsets[covers], repeat) + within]
+    return np.repeat(tails, repeat), heads, np.repeat(costs, repeat)
+
+
+_NO_FILTER = (None, None, False)
+
+
+def _preference_filter(tree, gender, specialty, is_same_specialty) -> np.ndarray:
+    """The tree's leaves whose clinician meets a part's preferences (all when it has none)."""
+    meets = np.ones(len(tree.blocks), bool)
+    if gender is not None:
+        meets &= tree.gender == gender
+    if specialty is not None:
+        is_x = tree.specialty == specialty
+        meets &= is_x if is_same_specialty else ~is_x
+    return meets
 
 
 class _Clinicians:
@@ -278,7 +322,8 @@ class _Blocks:
 
     def __init__(self, needs: Sequence[Need], slots: _Slots, *, now_s: int, weights: Weights):
         table = slots.table
-        self.cuts = np.array(sorted({now_s + n.min_notice_hours * 3600 for n in needs}), np.int64)
+        self.cut_list = sorted({now_s + n.min_notice_hours * 3600 for n in needs})
+        self.cuts = np.array(self.cut_list, np.int64)
         self.zone_column: dict[str, int] = {}
         key_columns: list[np.ndarray] = []
         for zone in sorted({n.time_zone for n in needs if n.windows}):
@@ -296,8 +341,7 @@ class _Blocks:
             np.searchsorted(self.cuts, table.starts_at, side="right"),
             (is_earlier & is_near).astype(np.int64),
         ]
-        self.columns, block = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-        block = block.ravel()
+        self.columns, block = _unique_rows(np.stack(columns, axis=1))
         order = np.lexsort((table.slot_ids, table.starts_at, slots.week, block))
         group = block[order] * (len(slots.spare) + 1) + slots.week[order]
         first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
@@ -313,7 +357,23 @@ class _Blocks:
 
     def segment(self, need: Need, now_s: int) -> int:
         """The first notice segment a referral may use."""
-        return int(np.searchsorted(self.cuts, now_s + need.min_notice_hours * 3600)) + 1
+        cut = now_s + need.min_notice_hours * 3600
+        return bisect.bisect_left(self.cut_list, cut) + 1
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(rows, axis=0, return_inverse=True) for small non-negative-or--1 integer
+    columns, through one integer key per row (the same sorted order, many times faster)."""
+    shifted = rows + 1
+    radices = [int(column.max(initial=0)) + 1 for column in shifted.T]
+    if np.prod(radices, dtype=float) >= 2**62:  # many zones: too wide for one key
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return unique, inverse.ravel()
+    key = np.zeros(len(rows), np.int64)
+    for column, radix in zip(shifted.T, radices, strict=True):
+        key = key * radix + column
+    _keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], inverse.ravel()
 
 
 @dataclass
@@ -342,18 +402,38 @@ class _Tree:
         return self.node_ids[index]
 
     def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Parent → child arcs, each with capacity for no more than the times below it and the
+        """Arcs down the tree, each with capacity for no more than the times below it and the
         referrals that enter at or above it: loose capacities make the solver push large
-        amounts of flow around in its first phases."""
+        amounts of flow around in its first phases.
+
+        An internal node that no referral enters is only a way through, so it is left out:
+        its nearest entered ancestor links straight to what lies below it (the entered nodes
+        and the blocks). The blocks each referral reaches are the same; the solver has far
+        fewer nodes to price (about half of the network's nodes were such nodes)."""
         size = len(self.blocks)
         reach = self.entering.copy()
-        for index in range(2, 2 * size):
-            reach[index] += reach[index // 2]
+        is_entered = self.entering > 0
+        ancestor = np.zeros(2 * size, np.int64)  # nearest entered proper ancestor, 0: none
+        for level in _levels(size)[1:]:
+            parent = level // 2
+            reach[level] += reach[parent]
+            ancestor[level] = np.where(is_entered[parent], parent, ancestor[parent])
         children = np.arange(2, 2 * size)
+        children = children[(children >= size) | is_entered[children]]
         capacity = np.minimum(self.below[children], reach[children])
-        keep = capacity > 0
+        keep = (capacity > 0) & (ancestor[children] > 0)
         children = children[keep]
-        return self.node(children // 2), self.node(children), capacity[keep]
+        return self.node(ancestor[children]), self.node(children), capacity[keep]
+
+
+def _levels(size: int) -> list[np.ndarray]:
+    """The heap indices of a bottom-up segment tree over `size` leaves, level by level from
+    the root: a parent (i // 2) is always in the level before its children."""
+    levels, first = [], 1
+    while first < 2 * size:
+        levels.append(np.arange(first, min(2 * first, 2 * size)))
+        first *= 2
+    return levels
 
 
 class _Network:
@@ -371,21 +451,24 @@ class _Network:
         *,
         now_s: int,
         weights: Weights,
+        counts: np.ndarray | None = None,
     ) -> None:
         self.needs, self.clinicians, self.blocks = needs, clinicians, blocks
+        self.counts = np.ones(len(needs), np.int64) if counts is None else counts
         self.now_s, self.weights = now_s, weights
         self.arcs = _Arcs()
         self.block_base = len(needs)
         self.tree_base = self.block_base + len(blocks)
         self.next_node = self.tree_base
         self.trees: dict[tuple, _Tree | None] = {}
-        self.covers: dict[tuple, tuple[_Tree, np.ndarray, np.ndarray]] = {}
-        self.cover_uses: dict[tuple, int] = defaultdict(int)
 
     # -- trees --
 
-    def _tree(self, need: Need, column: int | None, key: int, family: str) -> _Tree | None:
-        segment = self.blocks.segment(need, self.now_s)
+    def _tree(
+        self, need: Need, column: int | None, key: int, family: str, segment: int | None = None
+    ) -> _Tree | None:
+        if segment is None:
+            segment = self.blocks.segment(need, self.now_s)
         tree_key = (need.program_id, need.modality, column, key, segment, family)
         if tree_key not in self.trees:
             self.trees[tree_key] = self._build_tree(need, column, key, segment, family)
@@ -406,8 +489,9 @@ class _Network:
         size = len(chosen)
         below = np.zeros(2 * size, np.int64)
         below[size:] = blocks.sizes[chosen]
-        for index in range(size - 1, 0, -1):
-            below[index] = below[2 * index] + below[2 * index + 1]
+        for level in reversed(_levels(size)):
+            inner = level[level < size]
+            below[inner] = below[2 * inner] + below[2 * inner + 1]
         owner = blocks.owner[chosen]
         tree = _Tree(
             chosen,
@@ -422,84 +506,111 @@ class _Network:
         self.next_node += size - 1
         return tree
 
-    def _options(self, need: Need, parts, excluded: np.ndarray, column: int | None, key: int):
-        """The nodes a referral links to for one window key, as (node ids, cost) pieces; None
-        when no block fits the key."""
-        pieces = []
-        # Referrers whose exclusions leave out the same clinicians share their covers.
-        exclusions = excluded.tobytes()
-        for part in parts:
-            tree = self._tree(need, column, key, part.family)
-            if tree is None:
-                return None
-            cover_key = (id(tree), part, exclusions)
-            if cover_key not in self.covers:
-                heap = self._cover(part, excluded, tree)
-                self.covers[cover_key] = (tree, heap, tree.node(heap))
-            self.cover_uses[cover_key] += 1
-            pieces.append((self.covers[cover_key][2], part.cost))
-        if need.previous_clinician_id in self.clinicians.index:
-            pieces.extend(self._kept_blocks(need, excluded, column, key))
-        return pieces
-
-    def _cover(self, part: _Part, excluded: np.ndarray, tree: _Tree) -> np.ndarray:
-        allowed = ~excluded[tree.owner]
-        if part.gender is not None:
-            allowed &= tree.gender == part.gender
-        if part.specialty is not None:
-            is_x = tree.specialty == part.specialty
-            allowed &= is_x if part.is_same_specialty else ~is_x
-        size = len(tree.blocks)
-        padded = np.zeros(size + 2, np.int8)
-        padded[1:-1] = allowed
-        edges = np.diff(padded)
-        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        return np.array(
-            [
-                index
-                for start, stop in zip(starts.tolist(), stops.tolist(), strict=True)
-                for index in _tree_cover(size, start, stop)
-            ],
-            np.int64,
-        )
-
-    def _kept_blocks(self, need: Need, excluded: np.ndarray, column: int | None, key: int):
-        """Direct arcs to the earlier clinician's blocks within continuity reach, priced
-        without the continuity term."""
-        tree = self._tree(need, column, key, "d")
+    def _kept_blocks(self, need: Need, excluded: np.ndarray, tree: _Tree) -> np.ndarray:
+        """The earlier clinician's blocks within continuity reach, for direct arcs."""
         earlier = self.clinicians.index[need.previous_clinician_id]
         owner = self.blocks.owner[tree.blocks]
         is_kept = (owner == earlier) & (self.blocks.columns[tree.blocks, -1] == 1)
-        kept = tree.blocks[is_kept & ~excluded[owner]]
-        profile = self.clinicians.profiles[earlier]
-        cost = preference_points(need, profile.gender, profile.specialty, self.weights)
-        return [(self.block_base + kept, cost)]
+        return self.block_base + tree.blocks[is_kept & ~excluded[owner]]
+
+    def _kept_cost(self, need: Need) -> int:
+        """A direct arc's cost: the earlier clinician's preferences, without continuity."""
+        profile = self.clinicians.profiles[self.clinicians.index[need.previous_clinician_id]]
+        return preference_points(need, profile.gender, profile.specialty, self.weights)
+
+    def _uses(self) -> tuple[list[tuple], list[np.ndarray], list[tuple]]:
+        """What each class may use, tree by tree: (class, tree, filter, exclusion, cost) rows,
+        the clinicians each exclusion leaves out, and the direct arcs of continuity."""
+        uses, direct = [], []
+        exclusion_ids: dict[tuple, int] = {}
+        masks: list[np.ndarray] = []
+        parts_of: dict[tuple, list[_Part]] = {}
+        for position, need in enumerate(self.needs):
+            exclusion = (
+                need.excluded_district_ids,
+                need.excluded_facility_ids,
+                need.excluded_clinician_ids,
+            )
+            if exclusion not in exclusion_ids:
+                exclusion_ids[exclusion] = len(masks)
+                masks.append(self.clinicians.excluded(need))
+            exclusion_id = exclusion_ids[exclusion]
+            preference = (need.gender, need.specialty, need.specialty_preference)
+            preference += (need.previous_clinician_id is None,)
+            if preference not in parts_of:
+                parts_of[preference] = _parts(need, self.clinicians, self.weights)
+            is_kept = need.previous_clinician_id in self.clinicians.index
+            kept_cost = self._kept_cost(need) if is_kept else 0
+            parts = parts_of[preference]
+            segment = self.blocks.segment(need, self.now_s)
+            for column, key in self._window_keys(need):
+                trees = [self._tree(need, column, key, p.family, segment) for p in parts]
+                if trees[0] is None:
+                    continue
+                for tree, part in zip(trees, parts, strict=True):
+                    is_same = part.is_same_specialty and part.specialty is not None
+                    filter_key = (part.gender, part.specialty, is_same)
+                    uses.append((position, tree, filter_key, exclusion_id, part.cost))
+                if is_kept:
+                    tree = self._tree(need, column, key, "d", segment)
+                    kept = self._kept_blocks(need, masks[exclusion_id], tree)
+                    direct.append((position, kept, kept_cost))
+        return uses, masks, direct
+
+    def _window_keys(self, need: Need) -> list[tuple[int | None, int]]:
+        if not need.windows:
+            return [(None, ANY_KEY)]
+        column = self.blocks.zone_column[need.time_zone]
+        return [(column, WINDOW_KEYS.index(k)) for k in need.windows if k in WINDOW_KEYS]
 
     def link_needs(self) -> None:
-        """Each referral's arcs into the trees of its window keys (or of any time)."""
-        positions, heads, costs = [], [], []
-        for position, need in enumerate(self.needs):
-            parts = _parts(need, self.clinicians, self.weights)
-            excluded = self.clinicians.excluded(need)
-            if need.windows:
-                column = self.blocks.zone_column[need.time_zone]
-                keys = [(column, WINDOW_KEYS.index(k)) for k in need.windows if k in WINDOW_KEYS]
-            else:
-                keys = [(None, ANY_KEY)]
-            for column, key in keys:
-                for nodes, cost in self._options(need, parts, excluded, column, key) or ():
-                    positions.append(np.full(len(nodes), position))
-                    heads.append(nodes)
-                    costs.append(np.full(len(nodes), cost))
-        for cover_key, uses in self.cover_uses.items():
-            tree, heap, _nodes = self.covers[cover_key]
-            tree.entering[heap] += uses
-        if heads:
-            tails, heads = np.concatenate(positions), np.concatenate(heads)
-            first = self.arcs.add(tails, heads, 1, np.concatenate(costs))
-            self.need_arc_range = (first, tails, heads)
-        else:
-            self.need_arc_range = (0, np.zeros(0, np.int64), np.zeros(0, np.int64))
+        """Each class's arcs into the trees of its window keys (or of any time): for every
+        tree it uses, the nodes covering the blocks whose clinicians it may see and whose
+        preferences it meets. Classes that leave out the same clinicians and filter on the
+        same preferences share a cover; the covers of a tree are found together, in numpy."""
+        uses, masks, direct = self._uses()
+        exclusions = np.array(masks, bool).reshape(len(masks), len(self.clinicians.profiles))
+        by_tree: dict[int, list[int]] = defaultdict(list)
+        for index, use in enumerate(uses):
+            by_tree[id(use[1])].append(index)
+        use_cover = np.zeros(len(uses), np.int64)
+        cover_rows, cover_nodes, next_cover = [], [], 0
+        counts = self.counts
+        for indices in by_tree.values():
+            tree = uses[indices[0]][1]
+            combos: dict[tuple, int] = {}
+            for index in indices:
+                _position, _tree, filter_key, exclusion_id, _cost = uses[index]
+                combo = combos.setdefault((filter_key, exclusion_id), len(combos))
+                use_cover[index] = next_cover + combo
+            allowed = ~exclusions[[e for _f, e in combos]][:, tree.owner]
+            filters: dict[tuple, np.ndarray] = {}
+            for row, (filter_key, _e) in enumerate(combos):
+                if filter_key != _NO_FILTER:
+                    if filter_key not in filters:
+                        filters[filter_key] = _preference_filter(tree, *filter_key)
+                    allowed[row] &= filters[filter_key]
+            rows, heap = _tree_covers(len(tree.blocks), allowed)
+            weight = np.zeros(len(combos), np.int64)  # the units that enter by each cover
+            classes = [uses[i][0] for i in indices]
+            np.add.at(weight, use_cover[indices] - next_cover, counts[classes])
+            np.add.at(tree.entering, heap, weight[rows])
+            cover_rows.append(rows + next_cover)
+            cover_nodes.append(tree.node(heap))
+            next_cover += len(combos)
+        tails, heads, costs = _expand(
+            np.array([use[0] for use in uses], np.int64),
+            use_cover,
+            np.array([use[4] for use in uses], np.int64),
+            np.concatenate(cover_rows) if cover_rows else np.zeros(0, np.int64),
+            np.concatenate(cover_nodes) if cover_nodes else np.zeros(0, np.int64),
+            next_cover,
+        )
+        tails = np.concatenate([tails, *(np.full(len(n), p) for p, n, _c in direct)])
+        heads = np.concatenate([heads, *(n for _p, n, _c in direct)])
+        costs = np.concatenate([costs, *(np.full(len(n), c) for _p, n, c in direct)])
+        first = self.arcs.add(tails, heads, counts[tails], costs)
+        self.need_arc_range = (first, tails, heads)
 
     # -- the rest of the network --
 
@@ -520,38 +631,44 @@ class _Network:
         self.entry_first = self.arcs.add(tails, self.week_base + slots.week, 1, cost)
         self.arcs.add(self.week_base + np.arange(len(slots.spare)), self.sink, slots.spare, 0)
         penalties = [unmatched_points(need, self.weights) for need in self.needs]
-        self.arcs.add(np.arange(len(self.needs)), self.sink, 1, penalties)
+        self.arcs.add(np.arange(len(self.needs)), self.sink, self.counts, penalties)
 
     def solve(self) -> np.ndarray:
-        """The optimal flow on every arc."""
+        """The optimal flow on every arc. The solver sees only the nodes some arc touches
+        (numbered densely): the internal tree nodes left out still have ids here."""
         tails, heads, capacities, costs = self.arcs.columns()
-        solver = min_cost_flow.SimpleMinCostFlow()
-        solver.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
         supplies = np.zeros(self.next_node, np.int64)
-        supplies[: len(self.needs)] = 1
-        supplies[self.sink] = -len(self.needs)
-        solver.set_nodes_supplies(np.arange(self.next_node), supplies)
+        supplies[: len(self.needs)] = self.counts
+        supplies[self.sink] = -self.counts.sum()
+        is_used = np.zeros(self.next_node, bool)
+        is_used[tails] = is_used[heads] = True
+        dense = np.cumsum(is_used) - 1
+        solver = min_cost_flow.SimpleMinCostFlow()
+        solver.add_arcs_with_capacity_and_unit_cost(dense[tails], dense[heads], capacities, costs)
+        solver.set_nodes_supplies(np.arange(int(is_used.sum())), supplies[is_used])
         status = solver.solve()
         if status != solver.OPTIMAL:
             raise RuntimeError(f"the batch flow did not solve: {status}")
         self.tails, self.heads = tails, heads
         return solver.flows(np.arange(len(tails)))
 
-    def follow(self, flows: np.ndarray) -> dict[int, int]:
-        """Each referral's time (its position in the block slots), following the flow from the
-        referral through the trees to a block. Any split of a node's flow among the referrals
-        that reach it is valid, since every one of them may use every block below it; tree
-        nodes go first (a parent's id is below its children's) and blocks after them."""
+    def follow(self, flows: np.ndarray) -> list[tuple[int, int]]:
+        """Each unit of flow as (its class, its time's position in the block slots), following
+        the flow from the class through the trees to a block. Any split of a node's flow
+        among the units that reach it is valid, since every one of them may use every block
+        below it; tree nodes go first (an ancestor's id is below its descendants') and blocks
+        after them."""
         pending: dict[int, list[int]] = defaultdict(list)
         first, tails, heads = self.need_arc_range
-        for arc in np.nonzero(flows[first : first + len(tails)])[0].tolist():
-            pending[int(heads[arc])].append(int(tails[arc]))
+        entering = flows[first : first + len(tails)]
+        for arc in np.nonzero(entering)[0].tolist():
+            pending[int(heads[arc])].extend([int(tails[arc])] * int(entering[arc]))
         count = len(self.blocks.slots.table)
         is_routing = (self.tails >= self.block_base) & (self.tails < self.week_base) & (flows > 0)
         routing = np.nonzero(is_routing)[0]
         is_block = self.tails[routing] < self.tree_base
         routing = routing[np.lexsort((self.tails[routing], is_block))]
-        assigned: dict[int, int] = {}
+        assigned: list[tuple[int, int]] = []
         for group in np.split(routing, np.flatnonzero(np.diff(self.tails[routing])) + 1):
             if len(group) == 0:
                 continue
@@ -561,10 +678,47 @@ class _Network:
                 taken += len(share)
                 slot = arc - self.entry_first
                 if 0 <= slot < count:
-                    assigned.update((position, slot) for position in share)
+                    assigned.extend((position, slot) for position in share)
                 else:
                     pending[int(self.heads[arc])].extend(share)
         return assigned
+
+
+class _NeedClasses:
+    """Referrals that every constraint and cost treats alike (all but their id and order),
+    as one source each whose supply is their number: the network is then as large as the
+    distinct needs, not the referrals. The flow is handed back oldest first (`order`, then
+    id): a class's earliest times go to its oldest referrals, and those left over are its
+    youngest. Any referral of a class may take any of its times at the same cost, so the
+    total is the same as with one source per referral."""
+
+    def __init__(self, needs: Sequence[Need]) -> None:
+        members: dict[tuple, list[int]] = {}
+        for position, need in enumerate(needs):
+            members.setdefault(_class_key(need), []).append(position)
+        by_age = [
+            sorted(group, key=lambda i: (needs[i].order, needs[i].referral_id))
+            for group in members.values()
+        ]
+        self.members = by_age
+        self.needs = [needs[group[0]] for group in by_age]
+        self.counts = np.array([len(group) for group in by_age], np.int64)
+
+    def hand_out(self, units: list[tuple[int, int]], starts_at: np.ndarray, slot_ids: np.ndarray):
+        """(referral position, time) pairs from (class, time) units."""
+        times: dict[int, list[int]] = defaultdict(list)
+        for position, slot in units:
+            times[position].append(slot)
+        for position, slots in times.items():
+            slots.sort(key=lambda slot: (int(starts_at[slot]), int(slot_ids[slot])))
+            yield from zip(self.members[position], slots, strict=False)
+
+
+def _class_key(need: Need) -> tuple:
+    return tuple(getattr(need, name) for name in Need.__slots__ if name not in _NOT_CLASS)
+
+
+_NOT_CLASS = {"referral_id", "order"}
 
 
 def _assign_tier(
@@ -574,12 +728,18 @@ def _assign_tier(
     that had at least one feasible time."""
     now_s = epoch(now)
     earliest = now_s + min(n.min_notice_hours for n in needs) * 3600
-    blocks = _Blocks(needs, _usable_slots(roster, slots, earliest), now_s=now_s, weights=weights)
-    network = _Network(needs, roster, blocks, now_s=now_s, weights=weights)
+    classes = _NeedClasses(needs)
+    blocks = _Blocks(
+        classes.needs, _usable_slots(roster, slots, earliest), now_s=now_s, weights=weights
+    )
+    network = _Network(
+        classes.needs, roster, blocks, now_s=now_s, weights=weights, counts=classes.counts
+    )
     network.link_needs()
     network.finish(wait_factor(needs[0], weights))
-    assigned = network.follow(network.solve())
     usable = blocks.slots
+    units = network.follow(network.solve())
+    assigned = dict(classes.hand_out(units, usable.table.starts_at, usable.table.slot_ids))
     proposals = []
     for position, slot in sorted(assigned.items()):
         clinician = roster.profiles[int(usable.clinician[slot])]
@@ -594,7 +754,8 @@ def _assign_tier(
             )
         )
     left = [i for i in range(len(needs)) if i not in assigned]
-    return proposals, left, set(network.need_arc_range[1].tolist())
+    linked = {i for c in set(network.need_arc_range[1].tolist()) for i in classes.members[c]}
+    return proposals, left, linked
 
 
 def after_proposals(

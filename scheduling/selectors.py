@@ -435,14 +435,14 @@ def clinician_profiles(
     weeks hold between `start` and `end` and their load over the fairness window. Three
     queries whatever their number."""
     if not hasattr(clinicians, "values_list"):
-        clinicians = Clinician.objects.filter(pk__in=list(clinicians))
+        clinicians = Clinician.objects.filter(among("pk", clinicians))
     rows = list(clinicians.values_list(*PROFILE_FIELDS))
     ids = [row[0] for row in rows]
     links = _links(ids)
     fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
     booked = (
         Appointment.objects.filter(
-            clinician_id__in=ids,
+            among("clinician_id", ids),
             status__in=HELD,
             slot__starts_at__gte=min(start, now),
             slot__starts_at__lt=max(end, fairness_end),

@@ -560,7 +560,8 @@ def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
     """Lock the clinicians (in id order) and keep the proposals their weeks still have room
     for, counting what is held now."""
     ids = sorted({p.clinician_id for p in proposals})
-    list(Clinician.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    locked = Clinician.objects.select_for_update().filter(among("pk", ids)).order_by("pk")
+    list(locked.values_list("pk"))
     if not proposals:
         return []
     first = min(p.starts_at for p in proposals) - dt.timedelta(days=8)
@@ -582,11 +583,8 @@ def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
 def _write_proposals(proposals, referrals, histories, *, now) -> list[int]:
     """The appointments, their first events, the referrals moved to PROPOSED and the
     clinician weeks counted: a few statements however many proposals."""
-    offers_phone = dict(
-        Clinician.objects.filter(pk__in={p.clinician_id for p in proposals}).values_list(
-            "pk", "offers_phone"
-        )
-    )
+    clinicians = Clinician.objects.filter(among("pk", {p.clinician_id for p in proposals}))
+    offers_phone = dict(clinicians.values_list("pk", "offers_phone"))
     rows = []
     for p in proposals:
         session = histories[p.referral_id].sessions_held + 1
