@@ -153,8 +153,10 @@ def _run(*, bench_name, environment, duration, levels, web_workers, only, show_l
         web_log, worker_log = Path(tmp) / "gunicorn.log", Path(tmp) / "worker.log"
         access_log = Path(tmp) / "access.log"
         gunicorn = [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--timeout", "30",
+            sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application",
+            # Production's config (its worker hooks) with sync workers: one request at a time.
+            "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--threads", "1",
+            "--timeout", "30",
             # The time each request took inside gunicorn, to tell work from queueing.
             "--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s %(M)s",
         ]  # fmt: skip
