@@ -17,13 +17,14 @@ from django.forms.renderers import DjangoTemplates
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData, mark_safe
+from django.utils.timezone import template_localtime
 
 WIDGETS = "django/forms/widgets/"
 
 
 def _text(value) -> str:
     """`{{ value }}` in a template: localised, then escaped unless already safe."""
-    value = localize(value)
+    value = localize(template_localtime(value))
     return conditional_escape(value if isinstance(value, str) else str(value))
 
 

@@ -77,6 +77,7 @@ class EdgeCases(forms.Form):
             ("Group <one>", [(1, "One & only"), ("2", mark_safe("<em>Two</em>"))]),
             (None, "No value"),
             (3, 3),
+            (4, dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)),
         ],
         initial=1,
         widget=forms.Select(attrs={"data-x": "", "autofocus": True, "hidden": False}),
