@@ -32,6 +32,17 @@ class DashboardFilterForm(forms.Form):
         label="Reference", required=False, max_length=20, help_text="All or the start of it."
     )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The lists in one plain query each: left to itself, a ModelChoiceField reads its
+        # choices through a server-side cursor (three round trips on PostgreSQL) as it renders.
+        for name in ("program", "district"):
+            field = self.fields[name]
+            field.choices = [
+                ("", field.empty_label),
+                *((item.code, field.label_from_instance(item)) for item in field.queryset),
+            ]
+
     def clean_reference(self) -> str:
         return self.cleaned_data["reference"].strip().upper()
 

@@ -35,14 +35,35 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if exact is not None:
             return redirect("coordinate:case", reference=exact["reference"])
     pages = {key: request.GET.get(f"{key}_page") for key, _title, _text in selectors.QUEUES}
+    queues = selectors.dashboard_queues(filters, pages=pages)
+    _link_cases(queues)
     context = {
         "form": form,
-        "queues": selectors.dashboard_queues(filters, pages=pages),
+        "queues": queues,
         "intake_url": intake_url(),
         "poll_seconds": settings.STAFF_DASHBOARD_POLL_SECONDS,
         "filter_query": _query_without_pages(request),
     }
     return render(request, "staff/dashboard.html", context)
+
+
+# Reversed in place of a reference, then replaced by each row's own (references are upper-case
+# letters and digits, so never this).
+_ANY_REFERENCE = "~reference~"
+
+
+def _link_cases(queues: list[selectors.Queue]) -> None:
+    """Give every row the address of its case page, as `case_url`. reverse() costs about 30 µs
+    and a full dashboard links 120 rows, so the address is reversed once and each row's
+    reference put in its place; one reverse() would quote nothing in such a reference."""
+    head, _, tail = reverse("coordinate:case", args=[_ANY_REFERENCE]).rpartition(_ANY_REFERENCE)
+    for queue in queues:
+        for row in queue.page:
+            reference = row.reference if isinstance(row, Referral) else row.referral.reference
+            if reference.isascii() and reference.isalnum():
+                row.case_url = f"{head}{reference}{tail}"
+            else:
+                row.case_url = reverse("coordinate:case", args=[reference])
 
 
 def _query_without_pages(request: HttpRequest) -> str:

@@ -9,8 +9,8 @@ DATABASE_URL (PostgreSQL) and REDIS_URL set and Debian's `wrk` on the PATH.
    (clinicians with a week of availability and slots, a dashboard's worth of cases, a
    coordinator and a clinician with verified second factors), and drops it at the end.
 2. Starts gunicorn with the production settings (DEBUG off, production cookies, WhiteNoise
-   after collectstatic) and a Celery worker, both on the bench database and Redis, on a free
-   loopback port.
+   after collectstatic) and config/gunicorn.py's worker hooks, as sync workers (one thread
+   each), and a Celery worker, both on the bench database and Redis, on a free loopback port.
 3. Builds the sessions in this process (the same SECRET_KEY and encryption key as the servers):
    wizard sessions with every step answered, so each POST is a valid step submission; one
    fresh, complete session per "send" (the check step's POST creates a referral and queues its
@@ -153,8 +153,10 @@ def _run(*, bench_name, environment, duration, levels, web_workers, only, show_l
         web_log, worker_log = Path(tmp) / "gunicorn.log", Path(tmp) / "worker.log"
         access_log = Path(tmp) / "access.log"
         gunicorn = [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--timeout", "30",
+            sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application",
+            # Production's config (its worker hooks) with sync workers: one request at a time.
+            "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--threads", "1",
+            "--timeout", "30",
             # The time each request took inside gunicorn, to tell work from queueing.
             "--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(s)s %(M)s",
         ]  # fmt: skip

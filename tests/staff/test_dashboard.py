@@ -140,6 +140,24 @@ def test_phone_intake_is_linked_from_the_dashboard_and_opens_for_the_coordinator
     assert coordinator_client.get("/intake/phone/", follow=True).status_code == 200
 
 
+def test_every_row_links_to_its_case_page_and_the_filters_list_every_choice(
+    coordinator_client,
+):
+    programs = [ProgramFactory(code="dup"), ProgramFactory(code="jmo")]
+    districts = [DistrictFactory(code=f"d{n}") for n in range(3)]
+    bulk_cases(14, programs=programs, districts=districts, clinician=ClinicianFactory())
+    ReferralFactory(reference="odd-ref", status="unmatched")  # never made, but still linked
+    response = coordinator_client.get(DASHBOARD)
+    page = response.content.decode()
+    rows = [row for queue in response.context["queues"] for row in queue.page]
+    references = {getattr(row, "referral", row).reference for row in rows}
+    assert len(references) > 6 and "odd-ref" in references
+    for reference in references:
+        assert f'<a href="{reverse("coordinate:case", args=[reference])}">{reference}</a>' in page
+    for item in [*programs, *districts]:
+        assert f'<option value="{item.code}">{item}</option>' in page
+
+
 def _dashboard_queries(client) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(DASHBOARD, {"program": ""}).status_code == 200
