@@ -76,6 +76,9 @@ def site(private_postgres, transactional_db, tmp_path):
             tmp_path,
             DATABASE_URL=private_postgres.url("soundingboard"),
             DATABASE_CONNECT_TIMEOUT_SECONDS=str(CONNECT_TIMEOUT_SECONDS),
+            # PAGE must read the database on every request, not the process's copy of the
+            # programs, for a dead kept connection to show.
+            REFERENCE_DATA_CACHE_SECONDS="0",
             **environment,
         )
         command = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
