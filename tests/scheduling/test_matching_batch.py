@@ -17,6 +17,7 @@ from tests.scheduling.test_matching_engine import (
     _clinician,
     _fields,
     assert_assignment_is_feasible,
+    assert_each_tier_is_optimal,
     breaches,
     clinicians,
     exhaustive_cost,
@@ -79,25 +80,6 @@ def direct_cost(needs_, profiles, rows) -> int:
     return solver.optimal_cost()
 
 
-def assert_each_tier_is_optimal(result, needs_, profiles, rows) -> None:
-    """PRIORITY first at its own optimum, then routine at the optimum over what the batch's
-    priority proposals left."""
-    priority = [n for n in needs_ if n.is_priority]
-    routine = [n for n in needs_ if not n.is_priority]
-    ids = {n.referral_id for n in priority}
-    first = [p for p in result.proposals if p.referral_id in ids]
-    first_cost = sum(p.cost.total for p in first) + sum(
-        unmatched_points(n, WEIGHTS)
-        for n in priority
-        if n.referral_id not in {p.referral_id for p in first}
-    )
-    assert first_cost == direct_cost(priority, profiles, rows)
-    table = SlotTable.from_rows(rows)
-    left_profiles, _left = after_proposals(profiles, table, first, now=NOW, weights=WEIGHTS)
-    left_rows = [r for r in rows if r[0] not in {p.slot_id for p in first}]
-    assert result.total_cost == first_cost + direct_cost(routine, left_profiles, left_rows)
-
-
 @st.composite
 def with_copies(draw, needs_: list[Need], most: int) -> list[Need]:
     """`needs_` and copies of some of them (a new id and a later order, nothing else)."""
@@ -140,7 +122,7 @@ def test_the_aggregated_batch_costs_what_a_network_of_every_referral_and_time_do
     result = assign_batch(needs_, profiles, SlotTable.from_rows(rows), now=NOW, weights=WEIGHTS)
     assert_assignment_is_feasible(result, needs_, profiles, rows)
     assert len(result.proposals) + len(result.unmatched) == len(needs_)
-    assert_each_tier_is_optimal(result, needs_, profiles, rows)
+    assert_each_tier_is_optimal(result, needs_, profiles, rows, optimum=direct_cost)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

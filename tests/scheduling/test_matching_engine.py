@@ -132,6 +132,25 @@ def assert_assignment_is_feasible(result, needs_, profiles, rows):
         assert clinician.booked_by_week.get(week[1], 0) + weeks[week] <= clinician.weekly_capacity
 
 
+def assert_each_tier_is_optimal(result, needs_, profiles, rows, *, optimum) -> None:
+    """PRIORITY first at its own optimum, then routine at the optimum over what the batch's
+    priority proposals left; `optimum(needs, profiles, rows)` is an independent solver."""
+    priority = [n for n in needs_ if n.is_priority]
+    routine = [n for n in needs_ if not n.is_priority]
+    ids = {n.referral_id for n in priority}
+    first = [p for p in result.proposals if p.referral_id in ids]
+    first_cost = sum(p.cost.total for p in first) + sum(
+        unmatched_points(n, WEIGHTS)
+        for n in priority
+        if n.referral_id not in {p.referral_id for p in first}
+    )
+    assert first_cost == optimum(priority, profiles, rows)
+    table = SlotTable.from_rows(rows)
+    left_profiles, _left = after_proposals(profiles, table, first, now=NOW, weights=WEIGHTS)
+    left_rows = [r for r in rows if r[0] not in {p.slot_id for p in first}]
+    assert result.total_cost == first_cost + optimum(routine, left_profiles, left_rows)
+
+
 def exhaustive_cost(needs_, profiles, rows) -> int:
     """The cheapest assignment by trying them all: an independent check of the flow."""
     by_id = {p.clinician_id: p for p in profiles}
@@ -202,20 +221,7 @@ def test_batch_never_breaks_a_constraint_and_matches_exhaustive_search(instance)
     result = assign_batch(needs_, profiles, table, now=NOW, weights=WEIGHTS)
     assert_assignment_is_feasible(result, needs_, profiles, rows)
     assert len(result.proposals) + len(result.unmatched) == len(needs_)
-    # PRIORITY first: that tier is optimal on its own, routine is optimal on what is left.
-    priority = [n for n in needs_ if n.is_priority]
-    routine = [n for n in needs_ if not n.is_priority]
-    ids = {n.referral_id for n in priority}
-    first = [p for p in result.proposals if p.referral_id in ids]
-    first_cost = sum(p.cost.total for p in first) + sum(
-        unmatched_points(n, WEIGHTS)
-        for n in priority
-        if n.referral_id not in {p.referral_id for p in first}
-    )
-    assert first_cost == exhaustive_cost(priority, profiles, rows)
-    left_profiles, _left = after_proposals(profiles, table, first, now=NOW, weights=WEIGHTS)
-    left_rows = [r for r in rows if r[0] not in {p.slot_id for p in first}]
-    assert result.total_cost == first_cost + exhaustive_cost(routine, left_profiles, left_rows)
+    assert_each_tier_is_optimal(result, needs_, profiles, rows, optimum=exhaustive_cost)
 
 
 @FAST
