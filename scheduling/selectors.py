@@ -544,16 +544,25 @@ def match_profiles(
     }
 
 
-# Every clinician's attributes and links, as this process last read them: they change a few
-# times a year, and reading them took a third of a match. Emptied when any clinician changes
-# (`clinicians_changed`) and after MATCH_PROFILE_CACHE_SECONDS whatever happens, for a change
-# made without signals (a queryset update).
-_attribute_copy: dict[int, tuple] = {}
-# The same clinicians as profiles without load, by program, and the eligible ids worked out
-# from them per kind of need.
-_profiles_by_program: dict[int, list[ClinicianProfile]] = defaultdict(list)
-_eligible_memo: dict[tuple, list[int]] = {}
-_attribute_copy_state = {"version": None, "read_at": float("-inf")}
+@dataclass(frozen=True)
+class _ClinicianCopy:
+    """Every clinician's attributes and links as this process read them at one moment: rows
+    (PROFILE_FIELDS) and links (`_links`' shape, theirs only) by id, the same clinicians as
+    profiles without load by program, and the eligible ids worked out per kind of need."""
+
+    version: str | None
+    read_at: float
+    attributes: dict[int, tuple] = field(default_factory=dict)
+    by_program: dict[int, list[ClinicianProfile]] = field(default_factory=dict)
+    eligible: dict[tuple, list[int]] = field(default_factory=dict)
+
+
+# They change a few times a year, and reading them took a third of a match. Replaced whole
+# (so a thread never sees one half built) when any clinician changes (`clinicians_changed`)
+# and after MATCH_PROFILE_CACHE_SECONDS whatever happens, for a change made without signals
+# (a queryset update).
+_EMPTY_COPY = _ClinicianCopy(version=None, read_at=float("-inf"))
+_copy = _EMPTY_COPY
 CLINICIANS_VERSION_KEY = "scheduling:clinicians-version"
 
 
@@ -583,59 +592,56 @@ def _clinicians_version() -> str | None:
 
 
 def clinician_copies_forget() -> None:
-    """Empty this process's copy of clinicians' attributes: read again at the next match."""
-    _attribute_copy.clear()
-    _profiles_by_program.clear()
-    _eligible_memo.clear()
-    _attribute_copy_state.update(version=None, read_at=float("-inf"))
+    """Drop this process's copy of clinicians' attributes: read again at the next match."""
+    global _copy
+    _copy = _EMPTY_COPY
 
 
-def _clinician_copy() -> dict[int, tuple]:
-    """Every clinician's row (PROFILE_FIELDS) and links (`_links`' shape, theirs only), from
-    this process's copy; read in two queries when it is empty, stale or out of date."""
-    version = _clinicians_version()
-    clock = time.monotonic()
-    state = _attribute_copy_state
-    is_old = clock - state["read_at"] >= settings.MATCH_PROFILE_CACHE_SECONDS
-    if version != state["version"] or is_old or not _attribute_copy:
-        rows = list(Clinician.objects.order_by().values_list(*PROFILE_FIELDS))
-        links = _links([row[0] for row in rows])
-        clinician_copies_forget()
-        for row in rows:
-            own = {kind: {row[0]: of.get(row[0], [])} for kind, of in links.items()}
-            _attribute_copy[row[0]] = (row, own)
-            profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
-            for program_id in profile.program_ids:
-                _profiles_by_program[program_id].append(profile)
-        state.update(version=version, read_at=clock)
-    return _attribute_copy
+def _clinician_copy() -> _ClinicianCopy:
+    """This process's copy, read again (two queries) when it is empty, old or out of date."""
+    global _copy
+    version, clock, current = _clinicians_version(), time.monotonic(), _copy
+    is_old = clock - current.read_at >= settings.MATCH_PROFILE_CACHE_SECONDS
+    if version == current.version and not is_old and current.attributes:
+        return current
+    rows = list(Clinician.objects.order_by().values_list(*PROFILE_FIELDS))
+    links = _links([row[0] for row in rows])
+    fresh = _ClinicianCopy(version=version, read_at=clock)
+    for row in rows:
+        own = {kind: {row[0]: of.get(row[0], [])} for kind, of in links.items()}
+        fresh.attributes[row[0]] = (row, own)
+        profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
+        for program_id in profile.program_ids:
+            fresh.by_program.setdefault(program_id, []).append(profile)
+    _copy = fresh
+    return fresh
 
 
 def _clinician_attributes(ids: list[int]) -> dict[int, tuple]:
     """The copy's entries for `ids`; a clinician it lacks (created since, without signals)
-    empties it, so it is read again."""
+    makes it be read again."""
     copy = _clinician_copy()
-    if any(pk not in copy for pk in ids):
+    if any(pk not in copy.attributes for pk in ids):
         clinician_copies_forget()
         copy = _clinician_copy()
-    return {pk: copy[pk] for pk in ids if pk in copy}
+    return {pk: copy.attributes[pk] for pk in ids if pk in copy.attributes}
 
 
 def eligible_clinician_ids(need: Need) -> list[int]:
     """The clinicians the engine's clinician-level rules allow for this referral
     (`matching.clinician_breaches`), by this process's copy of them."""
-    _clinician_copy()
+    copy = _clinician_copy()
     # Kept per kind of need (program, conflicts, session type), of which there are as many
     # as districts and facilities allow; clinicians asked before are left out afterwards.
     kind = replace(need, excluded_clinician_ids=frozenset())
     key = (kind.program_id, kind.excluded_district_ids, kind.excluded_facility_ids, kind.modality)
-    if key not in _eligible_memo:
-        _eligible_memo[key] = [
+    if key not in copy.eligible:
+        copy.eligible[key] = [
             profile.clinician_id
-            for profile in _profiles_by_program.get(kind.program_id, ())
+            for profile in copy.by_program.get(kind.program_id, ())
             if not clinician_breaches(kind, profile)
         ]
-    return [pk for pk in _eligible_memo[key] if pk not in need.excluded_clinician_ids]
+    return [pk for pk in copy.eligible[key] if pk not in need.excluded_clinician_ids]
 
 
 def clinician_locked(
