@@ -282,10 +282,8 @@ def _wizard_sessions(count: int) -> list[str]:
     page: one walk through the wizard with the test client, its session copied with a
     different email address each (a new person, a new episode)."""
     from django.conf import settings
-    from django.contrib.sessions.backends.base import SessionBase
     from django.test import Client
     from django.test.utils import setup_test_environment, teardown_test_environment
-    from django.utils.module_loading import import_string
 
     from tests.referrals.wizard import SELF_STEPS, Wizard, routine_answers
 
@@ -299,24 +297,34 @@ def _wizard_sessions(count: int) -> list[str]:
         key = wizard.client.cookies[settings.SESSION_COOKIE_NAME].value
     finally:
         teardown_test_environment()
+    csrf_secret = "b" * 32
+    return [
+        f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={csrf_secret}"
+        for session_key in session_copies(key, count, prefix="bench")
+    ]
+
+
+def session_copies(key: str, count: int, *, prefix: str) -> list[str]:
+    """Keys of `count` new sessions copied from session `key` (a wizard walked to the check
+    page), each with its own email address, `<prefix>-<n>@<prefix>.test`."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.utils.module_loading import import_string
+
     store: type[SessionBase] = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
     template = store(session_key=key).load()
     storage_key = next(k for k in template if k.startswith("wizard_"))
-    csrf_secret = "b" * 32
-    cookies = []
+    keys = []
     for index in range(count):
         session = store()
         data = json.loads(json.dumps(template))
         data[storage_key]["step_data"]["about-you"]["about-you-email"] = [
-            f"bench-{index}@bench.test"
+            f"{prefix}-{index}@{prefix}.test"
         ]
         session.update(data)
         session.save(must_create=True)
-        cookies.append(
-            f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
-            f"{settings.CSRF_COOKIE_NAME}={csrf_secret}"
-        )
-    return cookies
+        keys.append(session.session_key)
+    return keys
 
 
 class _Poster:

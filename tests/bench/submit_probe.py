@@ -14,7 +14,6 @@ to Redis (nothing consumes them here; the queue is purged at the end).
 from __future__ import annotations
 
 import cProfile
-import json
 import os
 import pstats
 import re
@@ -99,28 +98,15 @@ def _sessions(count: int) -> list[str]:
     """Session keys of `count` people on the check page (see bench_calendar._wizard_sessions)."""
     from django.conf import settings
     from django.test import Client
-    from django.utils.module_loading import import_string
 
+    from tests.bench.bench_calendar import session_copies
     from tests.referrals.wizard import SELF_STEPS, Wizard, routine_answers
 
     wizard = Wizard(Client())
     wizard.get("service")
     wizard.walk(routine_answers(email="probe-0@probe.test"), SELF_STEPS[:-1])
     key = wizard.client.cookies[settings.SESSION_COOKIE_NAME].value
-    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
-    template = store(session_key=key).load()
-    storage_key = next(k for k in template if k.startswith("wizard_"))
-    keys = []
-    for index in range(count):
-        session = store()
-        data = json.loads(json.dumps(template))
-        data[storage_key]["step_data"]["about-you"]["about-you-email"] = [
-            f"probe-{index}@probe.test"
-        ]
-        session.update(data)
-        session.save(must_create=True)
-        keys.append(session.session_key)
-    return keys
+    return session_copies(key, count, prefix="probe")
 
 
 if __name__ == "__main__":
