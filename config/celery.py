@@ -25,3 +25,12 @@ def _recycle_database_connections(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_init.connect
+def _yield_the_cpu_to_requests(**kwargs) -> None:
+    """Background work waits for a person's request: pool processes forked later inherit it."""
+    from django.conf import settings
+
+    if settings.CELERY_WORKER_NICENESS:
+        os.nice(settings.CELERY_WORKER_NICENESS)

@@ -17,13 +17,16 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 
 
 def post_worker_init(worker) -> None:
-    """Move everything the worker loaded (Django, the app, its modules) out of the garbage
-    collector's sight. Those ~100,000 objects live as long as the process; without this every
-    full collection walks them all, which stalls whichever request triggers it for 40–100 ms
-    on a shared 2-core machine (the load bench's slow p99 requests). Objects made later are
-    collected as before. https://docs.python.org/3/library/gc.html#gc.freeze
+    """Load what the first requests would (config/warmup.py), then move everything the worker
+    loaded (Django, the app, its modules) out of the garbage collector's sight. Those ~100,000
+    objects live as long as the process; without this every full collection walks them all,
+    which stalls whichever request triggers it for 40–100 ms on a shared 2-core machine (the
+    load bench's slow p99 requests). Objects made later are collected as before. https://docs.python.org/3/library/gc.html#gc.freeze
     """
     import gc
 
+    from config.warmup import warm_up
+
+    warm_up()
     gc.collect()
     gc.freeze()

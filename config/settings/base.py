@@ -253,6 +253,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # closes them only every this many tasks; config/celery.py checks them around each task the way
 # Django does around a request, so CONN_MAX_AGE and CONN_HEALTH_CHECKS apply in the worker too.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+# A worker process lowers its own CPU priority by this much (os.nice) when it starts, so on a
+# host it shares with gunicorn a person's request runs before background matching and sending.
+# The work itself still gets every idle cycle; 0 leaves the priority alone.
+CELERY_WORKER_NICENESS = env.int("CELERY_WORKER_NICENESS", default=10)
 CELERY_BEAT_SCHEDULE = {
     "materialise-slots": {
         "task": "scheduling.tasks.slots_materialise_all",
