@@ -5,15 +5,35 @@ its figures (medians, p95, and the machine they were measured on)."""
 import importlib
 import os
 import platform
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import django
 
+REFERENCE_LOOP = 2_000_000
+
 
 def machine() -> str:
     cpus = os.cpu_count()
-    return f"{platform.machine()}, {cpus} CPUs, Python {platform.python_version()}"
+    return (
+        f"{platform.machine()}, {cpus} CPUs, Python {platform.python_version()}; "
+        f"CPU reference {cpu_reference_ms():.0f} ms"
+    )
+
+
+def cpu_reference_ms() -> float:
+    """The median time of a fixed pure-Python loop: the same machine kind has run from one day
+    to the next at speeds nearly twice apart, so each run's figures carry this to compare by."""
+    runs = []
+    for _run in range(5):
+        started = time.perf_counter()
+        total = 0
+        for number in range(REFERENCE_LOOP):
+            total += number
+        runs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(runs)
 
 
 def main(argv: list[str]) -> None:
