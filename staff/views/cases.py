@@ -33,6 +33,7 @@ from ..services import cases as case_services
 from ..services.assignment import assignment_checker
 from ..services.view_log import Look, view_log_record
 from ..sign_in import safe_next
+from .links import session_links
 
 ASSIGNABLE_SLOTS_SHOWN = 80
 
@@ -61,6 +62,7 @@ def _render_case(
         look=Look.REVEALED_TRIAGE if revealed else Look.VIEWED_CASE,
     )
     detail = selectors.case_detail(referral)
+    session_links(detail.appointments, reference=referral.reference)
     context = {
         "case": detail,
         "referral": referral,
