@@ -49,8 +49,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _link_cases(queues: list[selectors.Queue]) -> None:
-    for queue in queues:
-        case_links(queue.page)
+    case_links([row for queue in queues for row in queue.page])
 
 
 def _query_without_pages(request: HttpRequest) -> str:
