@@ -21,7 +21,8 @@ def post_worker_init(worker) -> None:
     loaded (Django, the app, its modules) out of the garbage collector's sight. Those ~100,000
     objects live as long as the process; without this every full collection walks them all,
     which stalls whichever request triggers it for 40–100 ms on a shared 2-core machine (the
-    load bench's slow p99 requests). Objects made later are collected as before. https://docs.python.org/3/library/gc.html#gc.freeze
+    load bench's slow p99 requests). Objects made later are collected as before.
+    https://docs.python.org/3/library/gc.html#gc.freeze
     """
     import gc
 

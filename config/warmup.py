@@ -64,16 +64,21 @@ def _compile_patterns() -> None:
 
 def _import_clients() -> None:
     """The Redis client the cache and the broker use, and what queueing a task loads (the
-    task modules, kombu's Redis transport): imported only, connected on first use."""
+    task modules, kombu's Redis transport, Celery's event dispatcher): imported only,
+    connected on first use."""
     if not settings.REDIS_URL:
         return
-    import kombu.transport.redis
-    import redis  # noqa: F401
+    from importlib import import_module
 
     from config.celery import app
 
+    for name in (
+        "redis",
+        "kombu.transport.redis",
+        "kombu.mixins",
+        "kombu.utils.limits",
+        "celery.events.dispatcher",
+    ):
+        import_module(name)
     app.loader.import_default_modules()
     app.amqp  # noqa: B018  the task message protocol
-    import celery.events.dispatcher  # noqa: F401  what publishing a task loads besides
-    import kombu.mixins
-    import kombu.utils.limits  # noqa: F401

@@ -37,7 +37,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             return redirect("coordinate:case", reference=exact["reference"])
     pages = {key: request.GET.get(f"{key}_page") for key, _title, _text in selectors.QUEUES}
     queues = selectors.dashboard_queues(filters, pages=pages)
-    _link_cases(queues)
+    case_links([row for queue in queues for row in queue.page])
     context = {
         "form": form,
         "queues": queues,
@@ -46,10 +46,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filter_query": _query_without_pages(request),
     }
     return render(request, "staff/dashboard.html", context)
-
-
-def _link_cases(queues: list[selectors.Queue]) -> None:
-    case_links([row for queue in queues for row in queue.page])
 
 
 def _query_without_pages(request: HttpRequest) -> str:
