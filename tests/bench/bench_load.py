@@ -17,8 +17,9 @@ DATABASE_URL (PostgreSQL) and REDIS_URL set and Debian's `wrk` on the PATH.
    matching on the worker); confirmation sessions; staff sessions signed in with 2FA.
 4. After a one-second warm-up of each page, for each page and each number of connections wrk
    runs for --duration seconds and checks every answer (status, and where a redirect points);
-   the figures are wrk's, and "server ms" is the median time gunicorn itself logged for the
-   page, so the difference from wrk's p50 is time spent queued.
+   the figures are wrk's, and "server ms" and "srv p99" are the median and p99 of the time
+   gunicorn itself logged for the page, so the difference from wrk's is time spent queued or
+   held outside the application.
 5. Counts SQL statements per page through Django's test client (BEGIN/COMMIT/SAVEPOINT not
    counted) and new PostgreSQL sessions opened during the whole run, which shows whether web
    and worker processes keep their connections.
