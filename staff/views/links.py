@@ -15,20 +15,19 @@ _ANY_ID = 987654321
 
 
 class _Address:
-    """One URL pattern taking a reference (and, for a session's pages, its id)."""
+    """One URL pattern taking a reference (and, for a session's pages, its id), kept as a
+    format string: reverse() quotes braces, so the only ones in it are the two put there."""
 
     def __init__(self, name: str, *, with_id: bool) -> None:
         self.name, self.with_id = name, with_id
         args = [_ANY_REFERENCE, _ANY_ID] if with_id else [_ANY_REFERENCE]
-        self.head, _, rest = reverse(name, args=args).partition(_ANY_REFERENCE)
-        self.middle, _, self.tail = rest.partition(str(_ANY_ID)) if with_id else (rest, "", "")
+        reversed_url = reverse(name, args=args).replace(_ANY_REFERENCE, "{reference}")
+        self.template = reversed_url.replace(f"/{_ANY_ID}/", "/{pk}/")
 
     def __call__(self, reference: str, pk: int | None = None) -> str:
         if not (reference.isascii() and reference.isalnum()):
             return reverse(self.name, args=[reference, pk] if self.with_id else [reference])
-        if self.with_id:
-            return f"{self.head}{reference}{self.middle}{int(pk)}{self.tail}"
-        return f"{self.head}{reference}{self.middle}"
+        return self.template.format(reference=reference, pk=pk)
 
 
 def case_links(rows) -> None:
@@ -37,10 +36,11 @@ def case_links(rows) -> None:
     case = _Address("coordinate:case", with_id=False)
     actions = _SessionActions()
     for row in rows:
-        reference = row.reference if isinstance(row, Referral) else row.referral.reference
-        row.case_url = case(reference)
-        if not isinstance(row, Referral):
-            actions.link(row, reference)
+        if isinstance(row, Referral):
+            row.case_url = case(row.reference)
+        else:
+            row.case_url = case(row.referral.reference)
+            actions.link(row, row.referral.reference)
 
 
 def session_links(appointments, *, reference: str) -> None:
