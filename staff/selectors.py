@@ -17,7 +17,7 @@ from notifications.selectors import messages_for_referral, replies_for_referral
 from privacy.models import AuditEntry
 from privacy.selectors import audit_entries_for
 from referrals.models import District, Program, Referral, ReferralEvent
-from scheduling.models import Appointment, AppointmentEvent, Clinician, Slot, TimeOff
+from scheduling.models import Appointment, AppointmentEvent, Clinician, Modality, Slot, TimeOff
 
 from .models import CaseActivity
 from .services.assignment import sessions_counted
@@ -26,6 +26,7 @@ A = Appointment.Status
 R = Referral.Status
 STATUS_LABELS = dict(R.choices)
 SESSION_LABELS = dict(A.choices)
+MODALITY_LABELS = dict(Modality.choices)
 
 
 def with_diverted_at(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
@@ -66,29 +67,74 @@ class Queue:
     page: Page
 
 
-# What the dashboard's rows show. Loading only these columns keeps a page of 120 rows from
-# decrypting free text nobody sees there (two Fernet tokens a case) and building wide models.
-CASE_ROW = (
-    "reference", "status", "program__short_name", "hold_reason", "unmatched_reason",
+@dataclass(slots=True)
+class CaseRow:
+    """A case as a dashboard row shows it: plain values, with its address filled in by the
+    view. A page holds up to 120 rows, and model instances with their related rows cost
+    several times the query."""
+
+    pk: int
+    reference: str
+    status: str
+    program_short_name: str
+    hold_reason: str
+    unmatched_reason: str
+    closed_outcome: str
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+    diverted_at: dt.datetime | None = None
+    case_url: str = ""
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(slots=True)
+class SessionRow:
+    """A session as a dashboard row shows it, with its case's and actions' addresses filled
+    in by the view."""
+
+    pk: int
+    status: str
+    session_number: int
+    modality: str
+    proposed_at: dt.datetime
+    reference: str
+    program_short_name: str
+    clinician_name: str
+    starts_at: dt.datetime
+    case_url: str = ""
+    resend_url: str = ""
+    rematch_url: str = ""
+
+    @property
+    def status_label(self) -> str:
+        return SESSION_LABELS[self.status]
+
+    @property
+    def modality_label(self) -> str:
+        return MODALITY_LABELS[self.modality]
+
+
+# The columns of each row, in its fields' order. Reading only these keeps a page from
+# decrypting free text nobody sees there (two Fernet tokens a case).
+CASE_COLUMNS = (
+    "pk", "reference", "status", "program__short_name", "hold_reason", "unmatched_reason",
     "closed_outcome", "submitted_at", "updated_at",
 )  # fmt: skip
-SESSION_ROW = (
-    "status", "session_number", "modality", "proposed_at", "referral__reference",
+SESSION_COLUMNS = (
+    "pk", "status", "session_number", "modality", "proposed_at", "referral__reference",
     "referral__program__short_name", "clinician__display_name", "slot__starts_at",
 )  # fmt: skip
 
 
 def _cases(filters: QueueFilters) -> QuerySet[Referral]:
-    return filters.referrals(Referral.objects.select_related("program").only(*CASE_ROW))
+    return filters.referrals(Referral.objects.all())
 
 
 def _sessions(filters: QueueFilters) -> QuerySet[Appointment]:
-    return filters.referrals(
-        Appointment.objects.select_related("referral__program", "clinician", "slot").only(
-            *SESSION_ROW
-        ),
-        "referral__",
-    )
+    return filters.referrals(Appointment.objects.all(), "referral__")
 
 
 # Which rows each queue holds, as conditions, so the rows and the counts share one definition.
@@ -166,6 +212,14 @@ def queue_querysets(filters: QueueFilters, *, now: dt.datetime) -> dict[str, Que
     }
 
 
+def _rows(key: str, queryset: QuerySet) -> tuple[QuerySet, type]:
+    """A queue's queryset as the values of its rows, and the row type they fill."""
+    if key in SESSION_QUEUES:
+        return queryset.values_list(*SESSION_COLUMNS), SessionRow
+    columns = (*CASE_COLUMNS, "diverted_at") if key == "urgent" else CASE_COLUMNS
+    return queryset.values_list(*columns), CaseRow
+
+
 class _CountedPaginator(Paginator):
     """A paginator told its count, so it does not run a COUNT of its own."""
 
@@ -175,21 +229,19 @@ class _CountedPaginator(Paginator):
 
 
 def dashboard_queues(filters: QueueFilters, *, pages: dict[str, str]) -> list[Queue]:
-    """Every queue, one page each: the counts in two queries, then one query per queue's rows."""
+    """Every queue, one page of rows each (CaseRow or SessionRow): the counts in two queries,
+    then one query per queue's rows."""
     now = timezone.now()
     querysets = queue_querysets(filters, now=now)
     counts = _queue_counts(filters, now=now)
-    return [
-        Queue(
-            key=key,
-            title=title,
-            description=description,
-            page=_CountedPaginator(
-                querysets[key], settings.STAFF_PAGE_SIZE, count=counts[key]
-            ).get_page(pages.get(key)),
-        )
-        for key, title, description in QUEUES
-    ]
+    queues = []
+    for key, title, description in QUEUES:
+        values, row = _rows(key, querysets[key])
+        paginator = _CountedPaginator(values, settings.STAFF_PAGE_SIZE, count=counts[key])
+        page = paginator.get_page(pages.get(key))
+        page.object_list = [row(*columns) for columns in page.object_list]
+        queues.append(Queue(key=key, title=title, description=description, page=page))
+    return queues
 
 
 def queue_counts(filters: QueueFilters) -> dict[str, int]:

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from referrals.models import District, Program
+from referrals.selectors import Catalogue
 from scheduling.models import Clinician, Slot
 
 from ..models import CloseOutcome
@@ -34,13 +35,15 @@ class DashboardFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # The lists in one plain query each: left to itself, a ModelChoiceField reads its
-        # choices through a server-side cursor (three round trips on PostgreSQL) as it renders.
-        for name in ("program", "district"):
+        # The lists from this process's reference data: left to itself, a ModelChoiceField
+        # reads its choices through a server-side cursor (three round trips on PostgreSQL) as
+        # it renders, on a page coordinators keep open and reload.
+        catalogue = Catalogue()
+        for name, items in (("program", catalogue.programs), ("district", catalogue.districts)):
             field = self.fields[name]
             field.choices = [
                 ("", field.empty_label),
-                *((item.code, field.label_from_instance(item)) for item in field.queryset),
+                *((item.code, field.label_from_instance(item)) for item in items),
             ]
 
     def clean_reference(self) -> str:

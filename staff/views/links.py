@@ -8,7 +8,7 @@ else is reversed on its own.
 
 from django.urls import reverse
 
-from referrals.models import Referral
+from ..selectors import SessionRow
 
 _ANY_REFERENCE = "~reference~"  # never a reference: they are letters and digits
 _ANY_ID = 987654321
@@ -31,16 +31,14 @@ class _Address:
 
 
 def case_links(rows) -> None:
-    """Give each row (a referral, or a session with its referral loaded) `case_url`, and each
-    session the addresses of its actions (`session_links`)."""
+    """Give each dashboard row (a CaseRow or a SessionRow) `case_url`, and each session row
+    the addresses of its actions (`session_links`)."""
     case = _Address("coordinate:case", with_id=False)
     actions = _SessionActions()
     for row in rows:
-        if isinstance(row, Referral):
-            row.case_url = case(row.reference)
-        else:
-            row.case_url = case(row.referral.reference)
-            actions.link(row, row.referral.reference)
+        row.case_url = case(row.reference)
+        if isinstance(row, SessionRow):
+            actions.link(row, row.reference)
 
 
 def session_links(appointments, *, reference: str) -> None:

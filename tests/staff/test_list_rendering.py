@@ -10,7 +10,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from referrals.models import Referral
+from staff.selectors import CaseRow, SessionRow
 from staff.views.links import case_links, session_links
 
 references = st.one_of(
@@ -23,8 +23,9 @@ ids = st.integers(min_value=1, max_value=2**31 - 1)
 
 @given(reference=references, pk=ids)
 def test_each_row_links_where_reverse_would(reference, pk):
-    referral = Referral(reference=reference)
-    session = SimpleNamespace(pk=pk, referral=SimpleNamespace(reference=reference))
+    now = timezone.now()
+    referral = CaseRow(pk, reference, "held", "DUP", "", "", "", now, now)
+    session = SessionRow(pk, "proposed", 1, "phone", now, reference, "DUP", "Dr A", now)
     case_links([referral, session])
     case_url = reverse("coordinate:case", args=[reference])
     assert referral.case_url == session.case_url == case_url
