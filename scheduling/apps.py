@@ -6,16 +6,20 @@ class SchedulingConfig(AppConfig):
     name = "scheduling"
 
     def ready(self) -> None:
-        from .models import Clinician
-        from .selectors import clinicians_changed
+        from .models import Clinician, Slot
+        from .selectors import clinicians_changed, offered_times_changed
 
         def changed(**_kwargs) -> None:
             clinicians_changed()
+
+        def slot_changed(**_kwargs) -> None:
+            offered_times_changed()
 
         for signal in (post_save, post_delete):
             signal.connect(
                 changed, sender=Clinician, weak=False, dispatch_uid=f"clinician-{id(signal)}"
             )
+            signal.connect(slot_changed, sender=Slot, weak=False, dispatch_uid=f"slot-{id(signal)}")
         for links in (Clinician.programs, Clinician.districts, Clinician.facilities):
             m2m_changed.connect(
                 changed, sender=links.through, weak=False, dispatch_uid=f"links-{links.field.name}"

@@ -12,7 +12,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -30,11 +29,8 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
-    Window,
 )
-from django.db.models.functions import RowNumber
 from django.utils import timezone
-from psycopg.types.range import Range
 
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
@@ -48,8 +44,9 @@ from .matching import (
     Weights,
     check_assignment,
     clinician_breaches,
+    epoch,
     week_starts,
-    window_intervals,
+    windows_mask,
 )
 from .models import Appointment, Clinician, ClinicianWeek, Slot
 
@@ -315,117 +312,240 @@ def slot_table(slots) -> SlotTable:
     return SlotTable.from_epoch_rows(list(rows))
 
 
-def _candidate_slots(need: Need, *, earliest: dt.datetime, clinician_ids: list[int] | None = None):
-    """Open, offered times of clinicians who may see this referral, from `earliest`, earliest
-    first. Windows and modality narrow it here too; capacity is left to the engine.
-
-    With `clinician_ids` (a single match: `eligible_clinician_ids`) those clinicians stand in
-    for the clinician-level rules (program, activity, districts, facilities, asked before,
-    session type), which made the read twice as slow as joins; the chosen clinician is then
-    checked against the rows as they are under the lock (services.matching)."""
-    slots = Slot.objects.filter(
-        _is_open(), _week_has_room(), is_offered=True, starts_at__gte=earliest
+def _still_open(times: SlotTable) -> SlotTable:
+    """Those of `times` that the slots table still offers and no live session holds: one
+    statement of two index lookups by id (joined the other way round, PostgreSQL hashed
+    every live session to answer for a few hundred times). Full weeks were left out before
+    (`_outside_full_weeks`); the engine and the lock check capacity again."""
+    if len(times) == 0:
+        return times
+    ids = times.slot_ids.tolist()
+    offered = (
+        Slot.objects.filter(among("pk", ids), is_offered=True)
+        .order_by()
+        .annotate(is_held=Value(False))
+        .values_list("pk", "is_held")
     )
-    if clinician_ids is not None:
-        slots = slots.filter(among("clinician_id", clinician_ids))
-    else:
-        slots = slots.filter(clinician__is_active=True, clinician__programs=need.program_id)
-        if need.excluded_district_ids:
-            slots = slots.exclude(clinician__districts__in=need.excluded_district_ids)
-        if need.excluded_facility_ids:
-            slots = slots.exclude(clinician__facilities__in=need.excluded_facility_ids)
-        if need.excluded_clinician_ids:
-            slots = slots.exclude(clinician_id__in=need.excluded_clinician_ids)
-        if need.modality == "phone":
-            slots = slots.filter(clinician__offers_phone=True)
-        elif need.modality == "video":
-            slots = slots.filter(clinician__offers_video=True)
-    if need.windows:
-        slots = slots.filter(_windows_q(need, earliest))
-    return slots.order_by("starts_at", "pk")
+    held = (
+        Appointment.objects.filter(among("slot_id", ids), status__in=LIVE)
+        .order_by()
+        .annotate(is_held=Value(True))
+        .values_list("slot_id", "is_held")
+    )
+    rows = list(offered.union(held, all=True))
+    open_ids = {pk for pk, is_held in rows if not is_held} - {pk for pk, is_held in rows if is_held}
+    return times.take(np.nonzero(np.isin(times.slot_ids, list(open_ids)))[0])
 
 
-class _WithinAnyRange(Func):
-    """The slot lies wholly inside one of the ranges: one array parameter, so a referral's
-    two dozen window occurrences cost the planner nothing (an OR of that many ranges took it
-    longer to plan than to run)."""
+class CandidateTimes:
+    """A single match's candidate times: open, offered times of the clinicians who may see
+    the referral, from its earliest notice on, inside its windows, earliest first.
 
-    output_field = BooleanField()
+    Which times exist comes from this process's copy of the offered times
+    (`_offered_times`), filtered by rules of time and clinician alone; the database is asked
+    only whether the few times a read keeps are still open (`_still_open`). Walking the
+    slots table instead cost a match most of its time: PostgreSQL visited thousands of times
+    to keep two hundred. The clinician-level rules come from this process's copy of the
+    clinicians (`eligible_clinician_ids`); the chosen time's clinician is checked against
+    their row under a lock (services.matching)."""
 
-    def as_sql(self, compiler, connection, **extra):
-        (starts_sql, starts_params), (ends_sql, ends_params), (ranges_sql, ranges_params) = (
-            compiler.compile(e) for e in self.source_expressions
+    def __init__(self, need: Need, *, now: dt.datetime) -> None:
+        earliest = now + dt.timedelta(hours=need.min_notice_hours)
+        copy = _offered_times(earliest)
+        first = int(np.searchsorted(copy.times.starts_at, epoch(earliest), side="left"))
+        eligible = eligible_clinician_ids(need)
+        allowed = np.isin(copy.clinicians, eligible)[copy.owner[first:]]
+        times = copy.times.take(first + np.nonzero(allowed)[0])
+        times = times.take(np.nonzero(windows_mask(need, times))[0])
+        self.times = _outside_full_weeks(times, eligible, earliest=earliest)
+
+    def page(self, *, limit: int) -> SlotTable:
+        """The first `limit` candidates."""
+        return _first_open(self.times, limit)
+
+    def earliest_of_each(
+        self,
+        *,
+        after: tuple[dt.datetime, int],
+        until: dt.datetime | None,
+        skip_clinician_ids: Iterable[int],
+        per_clinician: int,
+    ) -> SlotTable:
+        """The first `per_clinician` candidates of each clinician after `after` (and before
+        `until`), leaving out `skip_clinician_ids`, earliest first: within one clinician a
+        later time never costs less, so these are all a match needs to see of the rest."""
+        times = self.times
+        after_s, after_id = epoch(after[0]), after[1]
+        later = (times.starts_at > after_s) | (
+            (times.starts_at == after_s) & (times.slot_ids > after_id)
         )
-        sql = f"tstzrange({starts_sql}, {ends_sql}, '[]') <@ ANY({ranges_sql}::tstzrange[])"
-        return sql, (*starts_params, *ends_params, *ranges_params)
+        if until is not None:
+            later &= times.starts_at < epoch(until)
+        later &= ~np.isin(times.clinician_ids, list(skip_clinician_ids))
+        return _first_open_of_each(times.take(np.nonzero(later)[0]), per_clinician)
+
+    def of_clinician(self, clinician_id: int) -> SlotTable:
+        """Every candidate of one clinician (the episode's earlier one, for continuity)."""
+        mine = self.times.take(np.nonzero(self.times.clinician_ids == clinician_id)[0])
+        return _still_open(mine)
 
 
-def _windows_q(need: Need, earliest: dt.datetime) -> Q | Func:
-    zone = ZoneInfo(need.time_zone)
-    first_on = earliest.astimezone(zone).date()
-    last_on = first_on + dt.timedelta(weeks=settings.SLOT_HORIZON_WEEKS, days=1)
-    starts, ends, _keys = window_intervals(need.time_zone, need.windows, first_on, last_on)
-    bounds = [
-        (dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC))
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
-    ]
-    if connection.vendor == "postgresql":
-        # Typed ranges, not text: text cast to tstzrange[] would be parsed again for every
-        # row once the statement is prepared.
-        ranges = [Range(start, end, bounds="[]") for start, end in bounds]
-        return _WithinAnyRange(F("starts_at"), F("ends_at"), Value(ranges))
-    query = Q(pk__in=[])
-    for start, end in bounds:
-        query |= Q(starts_at__gte=start, ends_at__lte=end)
-    return query
-
-
-def candidate_page(
-    need: Need, *, now: dt.datetime, after: tuple[dt.datetime, int] | None, limit: int
+def _outside_full_weeks(
+    times: SlotTable, clinician_ids: list[int], *, earliest: dt.datetime
 ) -> SlotTable:
-    """The next `limit` candidate times for a referral, earliest first, after `after`."""
-    earliest = now + dt.timedelta(hours=need.min_notice_hours)
-    slots = _candidate_slots(need, earliest=earliest, clinician_ids=eligible_clinician_ids(need))
-    if after is not None:
-        slots = slots.filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
-    return slot_table(slots[:limit])
-
-
-def earliest_candidates(
-    need: Need,
-    *,
-    now: dt.datetime,
-    after: tuple[dt.datetime, int],
-    until: dt.datetime | None,
-    skip_clinician_ids: Iterable[int],
-    per_clinician: int,
-) -> SlotTable:
-    """The first `per_clinician` candidate times of each clinician after `after` (and before
-    `until`), leaving out `skip_clinician_ids`: within one clinician a later time never costs
-    less, so these are all a match needs to see of the rest."""
-    earliest = now + dt.timedelta(hours=need.min_notice_hours)
-    slots = _candidate_slots(
-        need, earliest=earliest, clinician_ids=eligible_clinician_ids(need)
-    ).filter(Q(starts_at__gt=after[0]) | Q(starts_at=after[0], pk__gt=after[1]))
-    if until is not None:
-        slots = slots.filter(starts_at__lt=until)
-    skip = list(skip_clinician_ids)
-    if skip:
-        slots = slots.exclude(among("clinician_id", skip))
-    ranked = slots.annotate(
-        rank=Window(
-            RowNumber(),
-            partition_by=[F("clinician_id")],
-            order_by=[F("starts_at").asc(), F("pk").asc()],
+    """`times` less those in a week the maintained counts (ClinicianWeek) say is full: one
+    query, so that however many early weeks are full, the times asked about next are
+    nearly all open."""
+    full = list(
+        ClinicianWeek.objects.filter(
+            among("clinician_id", clinician_ids),
+            ends_at__gt=earliest,
+            held__gte=F("clinician__weekly_capacity"),
         )
-    ).filter(rank__lte=per_clinician)
-    return slot_table(ranked.order_by("starts_at", "pk"))
+        .annotate(starts_at_s=EpochSeconds("starts_at"), ends_at_s=EpochSeconds("ends_at"))
+        .values_list("clinician_id", "starts_at_s", "ends_at_s")
+    )
+    if not full or len(times) == 0:
+        return times
+    weeks = np.array(full, np.int64)
+    # (clinician, start) pairs sorted as one integer: each clinician as a small code, times
+    # in epoch seconds below 2**33 (the year 2242).
+    _ids, code = np.unique(np.concatenate([weeks[:, 0], times.clinician_ids]), return_inverse=True)
+    week_key = code[: len(weeks)] * 2**33 + weeks[:, 1]
+    order = np.argsort(week_key)
+    week_key, weeks = week_key[order], weeks[order]
+    time_code = code[len(weeks) :]
+    # Each time's week among its own clinician's full weeks: the last one starting before it.
+    position = np.searchsorted(week_key, time_code * 2**33 + times.starts_at, "right") - 1
+    position = np.clip(position, 0, None)
+    inside = (
+        (weeks[position, 0] == times.clinician_ids)
+        & (weeks[position, 1] <= times.starts_at)
+        & (times.starts_at < weeks[position, 2])
+    )
+    return times.take(np.nonzero(~inside)[0])
 
 
-def clinician_candidate_slots(need: Need, clinician_id: int, *, now: dt.datetime) -> SlotTable:
-    """Every candidate time of one clinician (the episode's earlier one, for continuity)."""
-    earliest = now + dt.timedelta(hours=need.min_notice_hours)
-    return slot_table(_candidate_slots(need, earliest=earliest).filter(clinician_id=clinician_id))
+def _first_open(times: SlotTable, limit: int) -> SlotTable:
+    """The first `limit` of `times`, in their order, that are still open: the database is
+    asked about a prefix with MATCH_CANDIDATE_CHECK_SPARE to spare for times taken, then
+    about twice as many each round."""
+    kept: list[SlotTable] = []
+    found = checked = 0
+    ask = limit + settings.MATCH_CANDIDATE_CHECK_SPARE
+    while found < limit and checked < len(times):
+        open_ = _still_open(times.take(np.arange(checked, min(checked + ask, len(times)))))
+        kept.append(open_)
+        found, checked, ask = found + len(open_), checked + ask, ask * 2
+    return _joined(kept).take(np.arange(min(found, limit)))
+
+
+def _first_open_of_each(times: SlotTable, per_clinician: int) -> SlotTable:
+    """Of each clinician in `times`, their first `per_clinician` times that are still open,
+    in the order of `times`: each round asks the database about the next times of every
+    clinician not yet settled, twice as many as the round before."""
+    rank = _rank_within_clinician(times.clinician_ids)
+    kept = np.zeros(len(times), bool)
+    unsettled = np.ones(len(times), bool)
+    low, high = 0, per_clinician + settings.MATCH_CANDIDATES_PER_CLINICIAN_SPARE
+    while unsettled.any():
+        asked = np.nonzero(unsettled & (rank >= low) & (rank < high))[0]
+        open_ids = _still_open(times.take(asked)).slot_ids
+        kept[asked[np.isin(times.slot_ids[asked], open_ids)]] = True
+        ids, counts = np.unique(times.clinician_ids[kept], return_counts=True)
+        settled = ids[counts >= per_clinician]
+        unsettled &= (rank >= high) & ~np.isin(times.clinician_ids, settled)
+        low, high = high, high * 2
+    kept_rank = _rank_within_clinician(np.where(kept, times.clinician_ids, -1))
+    return times.take(np.nonzero(kept & (kept_rank < per_clinician))[0])
+
+
+def _rank_within_clinician(clinician_ids: np.ndarray) -> np.ndarray:
+    """For each position, how many earlier positions hold the same clinician."""
+    count = len(clinician_ids)
+    order = np.argsort(clinician_ids, kind="stable")
+    grouped = clinician_ids[order]
+    is_first = np.ones(count, bool)
+    is_first[1:] = grouped[1:] != grouped[:-1]
+    group_start = np.maximum.accumulate(np.where(is_first, np.arange(count), 0))
+    rank = np.empty(count, np.int64)
+    rank[order] = np.arange(count) - group_start
+    return rank
+
+
+def _joined(tables: list[SlotTable]) -> SlotTable:
+    if not tables:
+        return SlotTable.from_rows([])
+    return SlotTable(
+        *(
+            np.concatenate([getattr(t, column) for t in tables])
+            for column in ("slot_ids", "clinician_ids", "starts_at", "ends_at")
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _OfferedCopy:
+    """Every time offered from `from_s` on (epoch seconds), as columns sorted by start then
+    id, with the distinct clinicians and each time's index into them."""
+
+    version: str | None
+    read_at: float
+    from_s: float
+    times: SlotTable
+    clinicians: np.ndarray
+    owner: np.ndarray
+
+
+# Offered times change only when availability does (`slots_materialise`, or a slot saved
+# one at a time). Replaced whole when they change (`offered_times_changed`) and after
+# MATCH_OFFERED_TIMES_CACHE_SECONDS whatever happens, for a change made without signals. A
+# copy that is behind can hide a new time until then but never offer a gone one: every time
+# a read keeps is looked up in the slots table (`_still_open`).
+_EMPTY_OFFERED = _OfferedCopy(
+    None,
+    float("-inf"),
+    float("inf"),
+    SlotTable.from_rows([]),
+    np.zeros(0, np.int64),
+    np.zeros(0, np.int64),
+)
+_offered = _EMPTY_OFFERED
+OFFERED_TIMES_VERSION_KEY = "scheduling:offered-times-version"
+
+
+def offered_times_changed() -> None:
+    """Slots were created, deleted, withdrawn or offered again: every process reads offered
+    times afresh for its next match, now and again once the change commits."""
+    offered_times_version_publish()
+    transaction.on_commit(offered_times_version_publish)
+
+
+def offered_times_version_publish() -> None:
+    _version_publish(OFFERED_TIMES_VERSION_KEY)
+
+
+def offered_times_forget() -> None:
+    """Drop this process's copy of the offered times: read again at the next match."""
+    global _offered
+    _offered = _EMPTY_OFFERED
+
+
+def _offered_times(earliest: dt.datetime) -> _OfferedCopy:
+    """This process's copy, holding every time offered from `earliest` on; read again (one
+    query) when it is old, out of date or starts later."""
+    global _offered
+    version, clock, current = _version(OFFERED_TIMES_VERSION_KEY), time.monotonic(), _offered
+    is_old = clock - current.read_at >= settings.MATCH_OFFERED_TIMES_CACHE_SECONDS
+    if version == current.version and not is_old and current.from_s <= epoch(earliest):
+        return current
+    start = min(earliest, timezone.now())
+    times = slot_table(
+        Slot.objects.filter(is_offered=True, starts_at__gte=start).order_by("starts_at", "pk")
+    )
+    clinicians, owner = np.unique(times.clinician_ids, return_inverse=True)
+    _offered = _OfferedCopy(version, clock, epoch(start), times, clinicians, owner.ravel())
+    return _offered
 
 
 def clinician_profiles(
@@ -575,19 +695,25 @@ def clinicians_changed() -> None:
 
 
 def clinicians_version_publish() -> None:
+    _version_publish(CLINICIANS_VERSION_KEY)
+
+
+def _version_publish(key: str) -> None:
+    """A new version of a per-process copy (the clinicians, the offered times), for every
+    process to see through the cache."""
     try:
-        cache.set(CLINICIANS_VERSION_KEY, uuid.uuid4().hex, None)
-    except Exception:  # the cache down must not fail a change to a clinician
-        logger.warning("could not publish the clinicians' version; copies age out instead")
+        cache.set(key, uuid.uuid4().hex, None)
+    except Exception:  # the cache down must not fail a change to a clinician or a slot
+        logger.warning("could not publish %s; copies age out instead", key)
 
 
-def _clinicians_version() -> str | None:
+def _version(key: str) -> str | None:
     """The version last published, or a new one when the cache cannot say: a worker that
-    cannot tell whether clinicians changed reads them again."""
+    cannot tell whether its copy is current reads it again."""
     try:
-        return cache.get(CLINICIANS_VERSION_KEY)
+        return cache.get(key)
     except Exception:
-        logger.warning("could not read the clinicians' version; reading clinicians afresh")
+        logger.warning("could not read %s; reading afresh", key)
         return uuid.uuid4().hex
 
 
@@ -600,7 +726,7 @@ def clinician_copies_forget() -> None:
 def _clinician_copy() -> _ClinicianCopy:
     """This process's copy, read again (two queries) when it is empty, old or out of date."""
     global _copy
-    version, clock, current = _clinicians_version(), time.monotonic(), _copy
+    version, clock, current = _version(CLINICIANS_VERSION_KEY), time.monotonic(), _copy
     is_old = clock - current.read_at >= settings.MATCH_PROFILE_CACHE_SECONDS
     if version == current.version and not is_old and current.attributes:
         return current

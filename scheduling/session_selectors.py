@@ -20,8 +20,7 @@ from .matching import ClinicianProfile, Constraint, Need, SlotTable, SlotView, b
 from .matching import week_start_on as week_of
 from .models import Appointment, Slot
 from .selectors import (
-    candidate_page,
-    clinician_candidate_slots,
+    CandidateTimes,
     clinician_profiles,
     matching_weights,
     need_of,
@@ -179,8 +178,9 @@ def move_options(appointment: Appointment, *, now: dt.datetime) -> MoveOptions:
     `appointment` needs its referral (with program), slot and clinician loaded."""
     shown = settings.SESSION_MOVE_OPTIONS_SHOWN
     need = _need_for_move(appointment)
-    own = clinician_candidate_slots(need, appointment.clinician_id, now=now)
-    page = candidate_page(need, now=now, after=None, limit=shown * 4)
+    candidates = CandidateTimes(need, now=now)
+    own = candidates.of_clinician(appointment.clinician_id)
+    page = candidates.page(limit=shown * 4)
     others = page.take(
         [i for i, c in enumerate(page.clinician_ids.tolist()) if c != appointment.clinician_id]
     )

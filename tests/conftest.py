@@ -84,12 +84,13 @@ def database_url_for_subprocesses() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_clinician_copies():
-    """Matching keeps clinicians' attributes in the process; a test must not see another's
-    (SQLite gives a rolled-back row's id to the next one)."""
-    from scheduling.selectors import clinician_copies_forget
+def _no_matching_copies():
+    """Matching keeps clinicians' attributes and the offered times in the process; a test
+    must not see another's (SQLite gives a rolled-back row's id to the next one)."""
+    from scheduling.selectors import clinician_copies_forget, offered_times_forget
 
     clinician_copies_forget()
+    offered_times_forget()
 
 
 @pytest.fixture(scope="session")

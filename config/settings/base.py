@@ -527,6 +527,13 @@ MATCH_CANDIDATE_MAX_PAGES = env.int("MATCH_CANDIDATE_MAX_PAGES", default=5)
 # Past the first page a match reads only each clinician's first few times (later ones never
 # cost less); this many per clinician, doubled for one whose times were all infeasible.
 MATCH_CANDIDATES_PER_CLINICIAN = env.int("MATCH_CANDIDATES_PER_CLINICIAN", default=3)
+# Candidate times come from each worker's copy of the offered times; the database is asked
+# whether the first ones are still open, with this many to spare for times already taken
+# (twice as many each round while too few were open), and this many per clinician past the
+# first page. Any change to availability empties every copy, and so does this age.
+MATCH_CANDIDATE_CHECK_SPARE = env.int("MATCH_CANDIDATE_CHECK_SPARE", default=50)
+MATCH_CANDIDATES_PER_CLINICIAN_SPARE = env.int("MATCH_CANDIDATES_PER_CLINICIAN_SPARE", default=2)
+MATCH_OFFERED_TIMES_CACHE_SECONDS = env.int("MATCH_OFFERED_TIMES_CACHE_SECONDS", default=300)
 # Each worker keeps the clinicians' attributes and links a single match read (they change a
 # few times a year); any change to a clinician empties every copy, and so does this age.
 MATCH_PROFILE_CACHE_SECONDS = env.int("MATCH_PROFILE_CACHE_SECONDS", default=300)

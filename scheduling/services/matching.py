@@ -42,16 +42,14 @@ from ..models import Appointment, AppointmentEvent, Clinician, Slot
 from ..selectors import (
     LIVE,
     MATCHABLE,
+    CandidateTimes,
     History,
     ReferralRow,
     among,
     batch_inputs,
-    candidate_page,
-    clinician_candidate_slots,
     clinician_copies_forget,
     clinician_locked,
     clinician_profiles,
-    earliest_candidates,
     explanation_inputs,
     match_profiles,
     matching_weights,
@@ -225,12 +223,13 @@ def _options(need: Need, *, now: dt.datetime, skipped: set[int]) -> MatchResult:
     """
     weights = matching_weights()
     size, now_s = settings.MATCH_CANDIDATE_PAGE_SIZE, epoch(now)
+    candidates = CandidateTimes(need, now=now)
     earlier = (
-        clinician_candidate_slots(need, need.previous_clinician_id, now=now)
+        candidates.of_clinician(need.previous_clinician_id)
         if need.previous_clinician_id
         else SlotTable.from_rows([])
     )
-    page = candidate_page(need, now=now, after=None, limit=size)
+    page = candidates.page(limit=size)
     pool = _Pool(SlotTable.from_rows([]), {})
     pool.add(page.concat(earlier), skipped, now=now, weights=weights)
     result = match_single(need, pool.profiles, pool.slots, now=now, weights=weights)
@@ -247,9 +246,7 @@ def _options(need: Need, *, now: dt.datetime, skipped: set[int]) -> MatchResult:
     )
     per_clinician = settings.MATCH_CANDIDATES_PER_CLINICIAN
     for _read in range(settings.MATCH_CANDIDATE_MAX_PAGES - 1):
-        rest = earliest_candidates(
-            need,
-            now=now,
+        rest = candidates.earliest_of_each(
             after=after,
             until=None if until_s is None else dt.datetime.fromtimestamp(until_s, dt.UTC),
             skip_clinician_ids=feasible_clinicians(need, pool.profiles, pool.slots, now=now),

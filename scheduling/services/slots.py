@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..availability import Session, WeeklyRule, sessions_from_rules
 from ..models import Appointment, AvailabilityRule, Clinician, Slot, TimeOff
+from ..selectors import offered_times_changed
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def slots_materialise(*, clinician_id: int, today: dt.date | None = None) -> Slo
     ).update(is_offered=True)
     remaining = [slot for slot in existing if slot.pk not in deleted_ids]
     created = _create_missing(clinician, wanted=wanted, remaining=remaining)
+    if created or deleted_ids or withdrawn or reoffered:
+        offered_times_changed()
     return SlotsSummary(
         created=created, deleted=len(deleted_ids), withdrawn=withdrawn, reoffered=reoffered
     )

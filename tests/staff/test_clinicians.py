@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from scheduling.models import Appointment, Clinician, Slot
-from scheduling.selectors import clinicians_version_publish
+from scheduling.selectors import clinicians_version_publish, offered_times_version_publish
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, SlotFactory
 from tests.staff.factories import PASSWORD, clinician_user, sign_in_verified
@@ -169,9 +169,10 @@ def test_leave_preview_lists_the_slots_it_withdraws_and_the_sessions_to_move(
 
 
 def work_queued(callbacks):
-    """The on-commit callbacks that queue work (not the one telling workers to read the
-    clinicians afresh)."""
-    return [c for c in callbacks if c is not clinicians_version_publish]
+    """The on-commit callbacks that queue work (not those telling workers to read the
+    clinicians or the offered times afresh)."""
+    versions = (clinicians_version_publish, offered_times_version_publish)
+    return [c for c in callbacks if c not in versions]
 
 
 def test_deactivating_sends_pending_proposals_back_and_lists_booked_sessions(

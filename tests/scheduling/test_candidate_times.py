@@ -1,0 +1,189 @@
+"""A single match's candidate times come from each worker's copy of the offered times: it
+proposes what the engine would over every open time, and a copy that is behind never offers
+a time that is gone."""
+
+import datetime as dt
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from referrals.windows import WINDOW_KEYS
+from scheduling.matching import match_single
+from scheduling.models import Appointment, Slot
+from scheduling.selectors import (
+    clinician_copies_forget,
+    explanation_inputs,
+    matching_weights,
+    need_of,
+    offered_times_forget,
+    referral_histories,
+)
+from scheduling.services import referral_match
+from scheduling.services.load import clinician_weeks_recount
+from scheduling.services.slots import slots_materialise
+from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
+from tests.scheduling.factories import (
+    AppointmentFactory,
+    AvailabilityRuleFactory,
+    ClinicianFactory,
+    SlotFactory,
+)
+
+pytestmark = pytest.mark.django_db
+A = Appointment.Status
+
+
+def at(hours: int) -> dt.datetime:
+    return (timezone.now() + dt.timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+
+
+def slot_at(clinician, hours: int) -> Slot:
+    return SlotFactory(clinician=clinician, starts_at=at(hours), ends_at=at(hours + 1))
+
+
+def proposed_slot(referral) -> Slot | None:
+    outcome = referral_match(referral_id=referral.pk)
+    if outcome.appointment_id is None:
+        return None
+    return Appointment.objects.get(pk=outcome.appointment_id).slot
+
+
+class _RolledBack(Exception):
+    pass
+
+
+clinicians = st.lists(
+    st.fixed_dictionaries(
+        {
+            "district": st.integers(0, 2),
+            "capacity": st.integers(1, 3),
+            # Hours from now: inside the notice, and over four weeks after it.
+            "hours": st.sets(st.integers(2, 24 * 7 * 4), min_size=1, max_size=12),
+            "booked": st.integers(0, 4),
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    world=clinicians,
+    district=st.integers(0, 2),
+    windows=st.sets(st.sampled_from(WINDOW_KEYS), max_size=6),
+    page_size=st.integers(1, 6),
+    spare=st.integers(0, 3),
+    per_clinician=st.integers(1, 3),
+)
+def test_a_single_match_proposes_the_cheapest_open_time_of_all(
+    world, district, windows, page_size, spare, per_clinician, settings
+):
+    """Small pages and no spare make the match read in several rounds; whatever it reads,
+    it proposes the time the engine finds cheapest over every open time of the program."""
+    settings.MATCH_CANDIDATE_PAGE_SIZE = page_size
+    settings.MATCH_CANDIDATE_CHECK_SPARE = spare
+    settings.MATCH_CANDIDATES_PER_CLINICIAN = per_clinician
+    settings.MATCH_CANDIDATES_PER_CLINICIAN_SPARE = spare
+    try:
+        with transaction.atomic():
+            clinician_copies_forget()
+            offered_times_forget()
+            program = ProgramFactory(code="candidates")
+            districts = [DistrictFactory(code=f"candidates-{n}") for n in range(3)]
+            for shape in world:
+                clinician = ClinicianFactory(
+                    programs=[program],
+                    districts=[districts[shape["district"]]],
+                    weekly_capacity=shape["capacity"],
+                )
+                slots = [slot_at(clinician, hours) for hours in sorted(shape["hours"])]
+                for slot in slots[: shape["booked"]]:
+                    AppointmentFactory(slot=slot, clinician=clinician, status=A.ACCEPTED)
+            clinician_weeks_recount()
+            referral = ReferralFactory(
+                program=program,
+                workplace_district=districts[district],
+                preferred_windows=sorted(windows),
+            )
+            need = need_of(referral, referral_histories([referral])[referral.pk])
+            now = timezone.now()
+            profiles, every_open_time = explanation_inputs(
+                need, now=now, weights=matching_weights()
+            )
+            best = match_single(
+                need, profiles, every_open_time, now=now, weights=matching_weights()
+            ).best
+            chosen = proposed_slot(referral)
+            assert (chosen.pk if chosen else None) == (best.slot_id if best else None)
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    finally:
+        clinician_copies_forget()
+        offered_times_forget()
+
+
+def test_a_time_added_after_the_copy_was_read_is_offered():
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    slot_at(clinician, 90)
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(90)
+    sooner = slot_at(clinician, 40)
+    assert proposed_slot(ReferralFactory(program=program)) == sooner
+
+
+def test_times_materialised_from_new_availability_are_offered():
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    referral = ReferralFactory(program=program)
+    assert proposed_slot(referral) is None  # nothing offered, and the copy is read
+    AvailabilityRuleFactory(clinician=clinician, valid_from_on=timezone.localdate())
+    slots_materialise(clinician_id=clinician.pk)
+    chosen = proposed_slot(referral)
+    assert chosen is not None and chosen.clinician == clinician
+
+
+def test_a_time_withdrawn_unseen_is_never_proposed():
+    """A withdrawal that bypassed the signals leaves this worker's copy behind; the times it
+    keeps are looked up in the table, so the next time is proposed instead."""
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    withdrawn, later = slot_at(clinician, 40), slot_at(clinician, 41)
+    proposed_slot(ReferralFactory(program=program, preferred_windows=["sun-night"]))  # reads
+    Slot.objects.filter(pk=withdrawn.pk).update(is_offered=False)
+    assert proposed_slot(ReferralFactory(program=program)) == later
+
+
+def test_a_time_added_unseen_is_offered_once_the_copy_is_old(settings):
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    slot_at(clinician, 90), slot_at(clinician, 91)
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(90)
+    Slot.objects.bulk_create([Slot(clinician=clinician, starts_at=at(40), ends_at=at(41))])
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(91)  # the copy
+    settings.MATCH_OFFERED_TIMES_CACHE_SECONDS = 0
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(40)
+
+
+def test_with_the_cache_down_offered_times_are_read_afresh(monkeypatch):
+    from django.core.cache import cache
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    slot_at(clinician, 90)
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(90)
+    Slot.objects.bulk_create([Slot(clinician=clinician, starts_at=at(40), ends_at=at(41))])
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(40)
