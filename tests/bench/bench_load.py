@@ -19,7 +19,9 @@ DATABASE_URL (PostgreSQL) and REDIS_URL set and Debian's `wrk` on the PATH.
    runs for --duration seconds and checks every answer (status, and where a redirect points);
    the figures are wrk's, and "server ms" and "srv p99" are the median and p99 of the time
    gunicorn itself logged for the page, so the difference from wrk's is time spent queued or
-   held outside the application.
+   held outside the application. Between runs the worker is given time to match every
+   referral sent so far, so the matching a send leaves behind is not counted against the
+   next page.
 5. Counts SQL statements per page through Django's test client (BEGIN/COMMIT/SAVEPOINT not
    counted) and new PostgreSQL sessions opened during the whole run, which shows whether web
    and worker processes keep their connections.
@@ -190,6 +192,9 @@ def _run(*, bench_name, environment, duration, levels, web_workers, only, show_l
                 figures["server_ms"], figures["server_p99_ms"] = _server_ms(lines[seen:], page)
                 seen = len(lines)
                 results[(page.method, page.label, level)] = figures
+                # The referrals a send left for the worker are matched before the next run, so
+                # each page's figures are its own, not those of the matching it left behind.
+                _wait_for_matching(people["last_seeded_id"])
         queued = _wait_for_matching(people["last_seeded_id"])
         sessions_after = _sessions_opened(bench_name)
         queries = _queries_per_page(pages)
