@@ -10,7 +10,9 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -719,13 +721,41 @@ def _version_publish(key: str) -> None:
 
 
 def _version(key: str) -> str | None:
-    """The version last published, or a new one when the cache cannot say: a worker that
-    cannot tell whether its copy is current reads it again."""
+    """The version last published (or the one pinned for this match, `versions_pinned`), or
+    a new one when the cache cannot say: a worker that cannot tell whether its copy is
+    current reads it again."""
+    pinned = _pinned_versions.get()
+    if pinned is not None:
+        return pinned[key]
     try:
         return cache.get(key)
     except Exception:
         logger.warning("could not read %s; reading afresh", key)
         return uuid.uuid4().hex
+
+
+VERSION_KEYS = (CLINICIANS_VERSION_KEY, OFFERED_TIMES_VERSION_KEY)
+_pinned_versions: ContextVar[dict[str, str | None] | None] = ContextVar(
+    "matching_copy_versions", default=None
+)
+
+
+@contextmanager
+def versions_pinned() -> Iterator[None]:
+    """Within one match, ask the cache for both copies' versions once, in one round trip,
+    instead of at every read of a copy (a match reads the clinicians' copy three or four
+    times, and each ask cost the Django Redis cache a new client)."""
+    try:
+        found = cache.get_many(VERSION_KEYS)
+        pinned = {key: found.get(key) for key in VERSION_KEYS}
+    except Exception:
+        logger.warning("could not read the copies' versions; reading afresh")
+        pinned = {key: uuid.uuid4().hex for key in VERSION_KEYS}
+    token = _pinned_versions.set(pinned)
+    try:
+        yield
+    finally:
+        _pinned_versions.reset(token)
 
 
 def clinician_copies_forget() -> None:

@@ -59,6 +59,7 @@ from ..selectors import (
     referrals_for_matching,
     referrals_locked_for_batch,
     referrals_locked_for_matching,
+    versions_pinned,
 )
 from ..workflow import appointment_transition
 from .bulk import rows_insert
@@ -370,7 +371,8 @@ def referral_match(
         return MatchOutcome(referral_id, detail="session limit reached")
     history.asked_clinician_ids |= set(avoid_clinician_ids)
     need = need_of(referral, history)
-    return _propose_best(referral, need, history, now=now)
+    with versions_pinned():
+        return _propose_best(referral, need, history, now=now)
 
 
 def _propose_best(referral: Referral, need: Need, history: History, *, now) -> MatchOutcome:

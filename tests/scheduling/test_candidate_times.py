@@ -187,3 +187,33 @@ def test_with_the_cache_down_offered_times_are_read_afresh(monkeypatch):
     assert proposed_slot(ReferralFactory(program=program)).starts_at == at(90)
     Slot.objects.bulk_create([Slot(clinician=clinician, starts_at=at(40), ends_at=at(41))])
     assert proposed_slot(ReferralFactory(program=program)).starts_at == at(40)
+
+
+def test_a_match_asks_the_cache_for_the_copies_versions_once(monkeypatch):
+    """One round trip for both versions, not one at every read of a copy (the test cache
+    answers get_many key by key; Redis answers it in one MGET)."""
+    from django.core.cache import cache
+
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    slot_at(clinician, 40), slot_at(clinician, 41)
+    asked, inside_many = [], []
+    get, get_many = cache.get, cache.get_many
+
+    def one_get(key, *args, **kwargs):
+        if not inside_many:
+            asked.append(key)
+        return get(key, *args, **kwargs)
+
+    def many_gets(keys, *args, **kwargs):
+        asked.append(tuple(keys))
+        inside_many.append(True)
+        try:
+            return get_many(keys, *args, **kwargs)
+        finally:
+            inside_many.pop()
+
+    monkeypatch.setattr(cache, "get", one_get)
+    monkeypatch.setattr(cache, "get_many", many_gets)
+    assert proposed_slot(ReferralFactory(program=program)).starts_at == at(40)
+    assert asked == [("scheduling:clinicians-version", "scheduling:offered-times-version")]
