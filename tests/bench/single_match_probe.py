@@ -1,0 +1,117 @@
+"""One referral matched in this process, on the matching benchmark's data: time, statements, the
+time spent waiting on PostgreSQL and, with --profile, where the rest goes. Not a benchmark of its
+own (`python -m tests.bench` runs bench_*.py only); run it to compare two versions of the single
+match quickly, alternately, on the same data:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_single REDIS_URL=redis://... \\
+      .venv/bin/python -m tests.bench.single_match_probe [--seed] [--after-batch] [--profile]
+
+--seed resets the database in DATABASE_URL (use one of its own) and writes the benchmark's
+first scenario (1,000 clinicians, ~94,000 slots, 10,000 pending referrals); --after-batch then
+proposes the batch for all of them and commits it, so the early weeks are full. Without
+either, it adds 60 referrals shaped like the benchmark's single matches, matches each in a
+transaction that is rolled back (every match sees the same data), and deletes them again.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import time
+from collections import Counter
+
+MATCHES = 60
+WARM_UP = 3  # the first matches read the process's copies of clinicians and offered times
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def main(argv: list[str]) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.bench import bench_matching
+
+    if connection.vendor != "postgresql":
+        sys.exit("set DATABASE_URL to a PostgreSQL database of its own")
+    settings.DEBUG = False
+    if "--seed" in argv:
+        bench_matching._migrate()
+        bench_matching._load(bench_matching.SCENARIOS["10k referrals x 100k slots"])
+        print("seeded the benchmark's first scenario")
+    if "--after-batch" in argv:
+        print(f"batch: {_propose_batch()} proposals written")
+    if "--seed" not in argv and "--after-batch" not in argv:
+        _time_matches(profile="--profile" in argv)
+
+
+def _propose_batch() -> int:
+    from referrals.models import Referral
+    from scheduling.services import referrals_plan_batch, referrals_propose_batch
+
+    waiting = Referral.objects.filter(status=Referral.Status.NEW).values_list("pk", flat=True)
+    plan = referrals_plan_batch(referral_ids=list(waiting))
+    return len(referrals_propose_batch(plan=plan).appointment_ids)
+
+
+def _time_matches(*, profile: bool) -> None:
+    from django.db import connection, transaction
+
+    from referrals.models import Referral
+    from scheduling.services import referral_match
+    from tests.bench.bench_matching import _new_referrals
+
+    ids = _new_referrals(MATCHES)
+    statements, waited, took, outcomes = [], [], [], Counter()
+
+    def counted(execute, sql, params, many, context):
+        statements[-1] += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            waited[-1] += (time.perf_counter() - started) * 1000
+
+    profiler = cProfile.Profile() if profile else None
+    try:
+        with connection.execute_wrapper(counted):
+            for index, referral_id in enumerate(ids):
+                statements.append(0)
+                waited.append(0.0)
+                measured = profiler is not None and index >= WARM_UP
+                try:
+                    with transaction.atomic():
+                        if measured:
+                            profiler.enable()
+                        started = time.perf_counter()
+                        outcomes[referral_match(referral_id=referral_id).detail] += 1
+                        took.append((time.perf_counter() - started) * 1000)
+                        if measured:
+                            profiler.disable()
+                        raise _RolledBack
+                except _RolledBack:
+                    pass
+    finally:
+        Referral.objects.filter(pk__in=ids).delete()
+    took, waited = took[WARM_UP:], waited[WARM_UP:]
+    print(
+        f"{len(took)} matches: median {statistics.median(took):.1f} ms, p95 "
+        f"{sorted(took)[int(len(took) * 0.95)]:.1f} ms; waiting on PostgreSQL median "
+        f"{statistics.median(waited):.1f} ms; statements {dict(Counter(statements[WARM_UP:]))}; "
+        f"outcomes {dict(outcomes)}"
+    )
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
