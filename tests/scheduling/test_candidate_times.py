@@ -179,8 +179,8 @@ def test_with_the_cache_down_offered_times_are_read_afresh(monkeypatch):
     def down(*_args, **_kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(cache, "get", down)
-    monkeypatch.setattr(cache, "set", down)
+    for operation in ("get", "get_many", "set"):
+        monkeypatch.setattr(cache, operation, down)
     program = ProgramFactory()
     clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
     slot_at(clinician, 90)

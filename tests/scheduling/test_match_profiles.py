@@ -90,8 +90,8 @@ def test_with_the_cache_down_clinicians_are_saved_and_read_afresh(monkeypatch):
     def down(*_args, **_kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(cache, "get", down)
-    monkeypatch.setattr(cache, "set", down)
+    for operation in ("get", "get_many", "set"):
+        monkeypatch.setattr(cache, operation, down)
     clinician = ClinicianFactory(programs=[ProgramFactory()], gender=Clinician.Gender.FEMALE)
     assert profile_of(clinician).gender == Clinician.Gender.FEMALE
     Clinician.objects.filter(pk=clinician.pk).update(gender=Clinician.Gender.MALE)
