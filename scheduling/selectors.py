@@ -458,7 +458,7 @@ def _first_open_of_each(times: SlotTable, per_clinician: int) -> SlotTable:
     rank = _rank_within_clinician(times.clinician_ids)
     kept = np.zeros(len(times), bool)
     unsettled = np.ones(len(times), bool)
-    low, high = 0, per_clinician + settings.MATCH_CANDIDATES_PER_CLINICIAN_SPARE
+    low, high = 0, max(1, per_clinician + settings.MATCH_CANDIDATES_PER_CLINICIAN_SPARE)
     while unsettled.any():
         asked = np.nonzero(unsettled & (rank >= low) & (rank < high))[0]
         open_ids = _still_open(times.take(asked)).slot_ids
