@@ -323,13 +323,20 @@ def _still_open(times: SlotTable) -> SlotTable:
     ids = times.slot_ids.tolist()
     if connection.vendor == "postgresql":
         open_ids = _open_ids_postgresql(ids)
-    else:
-        open_ids = (
-            Slot.objects.filter(_is_open(), pk__in=ids, is_offered=True)
+    else:  # in parts: SQLite takes at most 32,766 parameters in a statement
+        open_ids = [
+            pk
+            for part in range(0, len(ids), SQLITE_IDS_PER_STATEMENT)
+            for pk in Slot.objects.filter(
+                _is_open(), pk__in=ids[part : part + SQLITE_IDS_PER_STATEMENT], is_offered=True
+            )
             .order_by()
             .values_list("pk", flat=True)
-        )
-    return times.take(np.nonzero(np.isin(times.slot_ids, list(open_ids)))[0])
+        ]
+    return times.take(np.nonzero(np.isin(times.slot_ids, open_ids))[0])
+
+
+SQLITE_IDS_PER_STATEMENT = 10_000
 
 
 def _open_ids_postgresql(ids: list[int]) -> list[int]:

@@ -217,3 +217,20 @@ def test_a_match_asks_the_cache_for_the_copies_versions_once(monkeypatch):
     monkeypatch.setattr(cache, "get_many", many_gets)
     assert proposed_slot(ReferralFactory(program=program)).starts_at == at(40)
     assert asked == [("scheduling:clinicians-version", "scheduling:offered-times-version")]
+
+
+def test_only_offered_times_no_live_session_holds_count_as_open(monkeypatch):
+    """Asked about one id per statement on SQLite (it takes a bounded number of parameters),
+    the answer is the same and keeps the times' order."""
+    from scheduling import selectors
+    from scheduling.matching import SlotTable
+
+    monkeypatch.setattr(selectors, "SQLITE_IDS_PER_STATEMENT", 1)
+    clinician = ClinicianFactory()
+    first, held, withdrawn, declined, last = (slot_at(clinician, h) for h in (40, 41, 42, 43, 44))
+    AppointmentFactory(slot=held, clinician=clinician, status=A.PROPOSED)
+    AppointmentFactory(slot=declined, clinician=clinician, status=A.DECLINED)
+    Slot.objects.filter(pk=withdrawn.pk).update(is_offered=False)
+    asked = [last, declined, withdrawn, held, first]
+    table = SlotTable.from_rows([(s.pk, clinician.pk, s.starts_at, s.ends_at) for s in asked])
+    assert selectors._still_open(table).slot_ids.tolist() == [last.pk, declined.pk, first.pk]
