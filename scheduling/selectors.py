@@ -291,18 +291,6 @@ def _is_open() -> Exists:
     return ~Exists(Appointment.objects.filter(slot=OuterRef("pk"), status__in=LIVE))
 
 
-def _week_has_room() -> Exists:
-    """The slot's clinician week is below capacity by the maintained counts (ClinicianWeek);
-    the engine and the lock check it again against the appointments."""
-    full = ClinicianWeek.objects.filter(
-        clinician_id=OuterRef("clinician_id"),
-        starts_at__lte=OuterRef("starts_at"),
-        ends_at__gt=OuterRef("starts_at"),
-        held__gte=OuterRef("clinician__weekly_capacity"),
-    )
-    return ~Exists(full)
-
-
 SLOT_COLUMNS = ("pk", "clinician_id", "starts_at_s", "ends_at_s")
 
 
@@ -314,12 +302,12 @@ def slot_table(slots) -> SlotTable:
     return SlotTable.from_epoch_rows(list(rows))
 
 
-def _still_open(times: SlotTable) -> SlotTable:
-    """Those of `times` that the slots table still offers and no live session holds: one
+def _open_mask(times: SlotTable) -> np.ndarray:
+    """Which of `times` the slots table still offers and no live session holds: one
     statement of index lookups by id. Full weeks were left out before
     (`_outside_full_weeks`); the engine and the lock check capacity again."""
     if len(times) == 0:
-        return times
+        return np.zeros(0, bool)
     ids = times.slot_ids.tolist()
     if connection.vendor == "postgresql":
         open_ids = _open_ids_postgresql(ids)
@@ -333,7 +321,7 @@ def _still_open(times: SlotTable) -> SlotTable:
             .order_by()
             .values_list("pk", flat=True)
         ]
-    return times.take(np.nonzero(np.isin(times.slot_ids, open_ids))[0])
+    return np.isin(times.slot_ids, open_ids)
 
 
 SQLITE_IDS_PER_STATEMENT = 10_000
@@ -363,7 +351,7 @@ class CandidateTimes:
 
     Which times exist comes from this process's copy of the offered times
     (`_offered_times`), filtered by rules of time and clinician alone; the database is asked
-    only whether the few times a read keeps are still open (`_still_open`). Walking the
+    only whether the few times a read keeps are still open (`_open_mask`). Walking the
     slots table instead cost a match most of its time: PostgreSQL visited thousands of times
     to keep two hundred. The clinician-level rules come from this process's copy of the
     clinicians (`eligible_clinician_ids`); the chosen time's clinician is checked against
@@ -407,7 +395,7 @@ class CandidateTimes:
     def of_clinician(self, clinician_id: int) -> SlotTable:
         """Every candidate of one clinician (the episode's earlier one, for continuity)."""
         mine = self.times.take(np.nonzero(self.times.clinician_ids == clinician_id)[0])
-        return _still_open(mine)
+        return mine.take(np.nonzero(_open_mask(mine))[0])
 
 
 def _outside_full_weeks(times: SlotTable, *, earliest: dt.datetime) -> SlotTable:
@@ -448,14 +436,13 @@ def _first_open(times: SlotTable, limit: int) -> SlotTable:
     """The first `limit` of `times`, in their order, that are still open: the database is
     asked about a prefix with MATCH_CANDIDATE_CHECK_SPARE to spare for times taken, then
     about twice as many each round."""
-    kept: list[SlotTable] = []
-    found = checked = 0
-    ask = limit + settings.MATCH_CANDIDATE_CHECK_SPARE
-    while found < limit and checked < len(times):
-        open_ = _still_open(times.take(np.arange(checked, min(checked + ask, len(times)))))
-        kept.append(open_)
-        found, checked, ask = found + len(open_), checked + ask, ask * 2
-    return _joined(kept).take(np.arange(min(found, limit)))
+    is_open = np.zeros(len(times), bool)
+    checked, ask = 0, limit + settings.MATCH_CANDIDATE_CHECK_SPARE
+    while is_open.sum() < limit and checked < len(times):
+        part = np.arange(checked, min(checked + ask, len(times)))
+        is_open[part] = _open_mask(times.take(part))
+        checked, ask = checked + ask, ask * 2
+    return times.take(np.nonzero(is_open)[0][:limit])
 
 
 def _first_open_of_each(times: SlotTable, per_clinician: int) -> SlotTable:
@@ -468,8 +455,7 @@ def _first_open_of_each(times: SlotTable, per_clinician: int) -> SlotTable:
     low, high = 0, max(1, per_clinician + settings.MATCH_CANDIDATES_PER_CLINICIAN_SPARE)
     while unsettled.any():
         asked = np.nonzero(unsettled & (rank >= low) & (rank < high))[0]
-        open_ids = _still_open(times.take(asked)).slot_ids
-        kept[asked[np.isin(times.slot_ids[asked], open_ids)]] = True
+        kept[asked] = _open_mask(times.take(asked))
         ids, counts = np.unique(times.clinician_ids[kept], return_counts=True)
         settled = ids[counts >= per_clinician]
         unsettled &= (rank >= high) & ~np.isin(times.clinician_ids, settled)
@@ -491,17 +477,6 @@ def _rank_within_clinician(clinician_ids: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _joined(tables: list[SlotTable]) -> SlotTable:
-    if not tables:
-        return SlotTable.from_rows([])
-    return SlotTable(
-        *(
-            np.concatenate([getattr(t, column) for t in tables])
-            for column in ("slot_ids", "clinician_ids", "starts_at", "ends_at")
-        )
-    )
-
-
 @dataclass(frozen=True)
 class _OfferedCopy:
     """Every time offered from `from_s` on (epoch seconds), as columns sorted by start then
@@ -519,7 +494,7 @@ class _OfferedCopy:
 # one at a time). Replaced whole when they change (`offered_times_changed`) and after
 # MATCH_OFFERED_TIMES_CACHE_SECONDS whatever happens, for a change made without signals. A
 # copy that is behind can hide a new time until then but never offer a gone one: every time
-# a read keeps is looked up in the slots table (`_still_open`).
+# a read keeps is looked up in the slots table (`_open_mask`).
 _EMPTY_OFFERED = _OfferedCopy(
     None,
     float("-inf"),

@@ -233,4 +233,5 @@ def test_only_offered_times_no_live_session_holds_count_as_open(monkeypatch):
     Slot.objects.filter(pk=withdrawn.pk).update(is_offered=False)
     asked = [last, declined, withdrawn, held, first]
     table = SlotTable.from_rows([(s.pk, clinician.pk, s.starts_at, s.ends_at) for s in asked])
-    assert selectors._still_open(table).slot_ids.tolist() == [last.pk, declined.pk, first.pk]
+    still_open = table.slot_ids[selectors._open_mask(table)]
+    assert still_open.tolist() == [last.pk, declined.pk, first.pk]
