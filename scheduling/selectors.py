@@ -27,11 +27,13 @@ from django.db.models import (
     Exists,
     F,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     Subquery,
     Value,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from referrals.limits import counted_statuses
@@ -792,26 +794,64 @@ def eligible_clinician_ids(need: Need) -> list[int]:
 
 
 def clinician_locked(
-    clinician_id: int, *, week: tuple[dt.datetime, dt.datetime]
-) -> tuple[ClinicianProfile, int]:
-    """Lock a clinician's row and read them as the database holds them now, with the
-    sessions they hold in `week` (start, end): for checking a choice made from the copy, and
-    the week's room, while no other match can fill it. The sessions are counted by a
-    statement after the lock is held, so it sees what the previous holder committed."""
-    row = (
+    need: Need, slot_id: int, clinician_id: int, *, week: tuple[dt.datetime, dt.datetime]
+) -> tuple[ClinicianProfile, int, bool]:
+    """Lock a clinician's row and read them as the database holds them now, for checking a
+    choice made from this process's copy: their links only as far as this referral's rules
+    ask about them (its program, the districts and facilities it excludes). Then, in one
+    statement once the lock is held (so it sees what the previous holder committed), the
+    sessions they hold in `week` (start, end) and whether a live session holds `slot_id`.
+    Returns (profile, held, is_taken)."""
+    through = Clinician.programs.through, Clinician.districts.through, Clinician.facilities.through
+    asked = (
+        ("program_id", [need.program_id]),
+        ("district_id", sorted(need.excluded_district_ids)),
+        ("facility_id", sorted(need.excluded_facility_ids)),
+    )
+    links = {
+        f"linked_{column}": Subquery(
+            model.objects.filter(clinician_id=OuterRef("pk"), **{f"{column}__in": ids})
+            .order_by()
+            .values(column)[:1]
+        )
+        if ids
+        else Value(None, output_field=IntegerField())
+        for model, (column, ids) in zip(through, asked, strict=True)
+    }
+    *row, program_id, district_id, facility_id = (
         Clinician.objects.select_for_update(of=("self",))
         .filter(pk=clinician_id)
-        .values_list(*PROFILE_FIELDS)
+        .annotate(**links)
+        .values_list(*PROFILE_FIELDS, *links)
         .get()
     )
-    held = Appointment.objects.filter(
-        clinician_id=clinician_id,
-        status__in=HELD,
-        slot__starts_at__gte=week[0],
-        slot__starts_at__lt=week[1],
-    ).count()
-    profile = _profile(row, _links([clinician_id]), booked_by_week={}, upcoming_load=0)
-    return profile, held
+    held_in_week = (
+        Appointment.objects.filter(
+            clinician_id=clinician_id,
+            status__in=HELD,
+            slot__starts_at__gte=week[0],
+            slot__starts_at__lt=week[1],
+        )
+        .order_by()
+        .values("clinician_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    held, is_taken = (
+        Slot.objects.filter(pk=slot_id)
+        .annotate(
+            held=Coalesce(Subquery(held_in_week), 0),
+            is_taken=Exists(Appointment.objects.filter(slot_id=slot_id, status__in=LIVE)),
+        )
+        .values_list("held", "is_taken")
+        .get()
+    )
+    own = {
+        "program": {clinician_id: [program_id] if program_id else []},
+        "district": {clinician_id: [district_id] if district_id else []},
+        "facility": {clinician_id: [facility_id] if facility_id else []},
+    }
+    return _profile(row, own, booked_by_week={}, upcoming_load=0), held, is_taken
 
 
 def _held_by_week(

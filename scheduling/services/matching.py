@@ -293,19 +293,17 @@ class _Pool:
 
 
 def _lock_free_slot(need: Need, proposal: Proposal) -> Slot | None:
-    """Lock the proposal's time unless another worker holds it or it is taken, then make
-    sure the clinician may still see this referral as they are now (the choice was made from
-    this process's copy of clinicians) and their week still has room (the clinician row
-    serialises that check)."""
+    """Lock the proposal's time unless another worker holds it, then its clinician, and make
+    sure the time is not taken, the clinician may still see this referral as they are now
+    (the choice was made from this process's copy of clinicians) and their week still has
+    room (the clinician row serialises that check)."""
     slot = (
         Slot.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("clinician")
         .filter(pk=proposal.slot_id, is_offered=True)
         .first()
     )
-    # Asked only once the lock is held: a statement sees what committed before it began, so
-    # folded into the locking read this would miss a session another worker just committed.
-    if slot is None or slot.appointments.filter(status__in=LIVE).exists():
+    if slot is None:
         return None
     zone = ZoneInfo(slot.clinician.time_zone)
     monday = slot.starts_at.astimezone(zone).date()
@@ -314,7 +312,9 @@ def _lock_free_slot(need: Need, proposal: Proposal) -> Slot | None:
         dt.datetime.combine(monday, dt.time(), zone),
         dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone),
     )
-    clinician, held = clinician_locked(slot.clinician_id, week=week)
+    clinician, held, is_taken = clinician_locked(need, slot.pk, slot.clinician_id, week=week)
+    if is_taken:
+        return None
     if clinician_breaches(need, clinician):
         logger.info("clinician %s changed since this worker read them", slot.clinician_id)
         clinician_copies_forget()

@@ -15,7 +15,12 @@ from scheduling.selectors import (
     referral_histories,
 )
 from scheduling.services import referral_match
-from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
+from tests.referrals.factories import (
+    DistrictFactory,
+    FacilityFactory,
+    ProgramFactory,
+    ReferralFactory,
+)
 from tests.scheduling.factories import ClinicianFactory
 from tests.scheduling.test_matching_services import clinician_with_slots
 
@@ -70,6 +75,24 @@ def test_a_clinician_moved_into_the_referrers_district_unseen_is_not_proposed():
     Clinician.districts.through.objects.create(
         clinician=sooner, district=referral.workplace_district
     )
+    outcome = referral_match(referral_id=referral.pk)
+    assert Appointment.objects.get(pk=outcome.appointment_id).slot == later_slot
+
+
+@pytest.mark.parametrize("change", ["stopped offering the program", "joined the facility"])
+def test_a_clinician_whose_other_links_changed_unseen_is_not_proposed(change):
+    """The check under the lock reads each link the referral's rules ask about: the program
+    and the facility the referrer named, not only their districts."""
+    program = ProgramFactory()
+    sooner, (_sooner_slot,) = clinician_with_slots(program, 40)
+    _later, (later_slot,) = clinician_with_slots(program, 80)
+    facility = FacilityFactory()
+    referral = ReferralFactory(program=program, workplace_facility=facility)
+    assert sooner.pk in eligible_clinician_ids(need_for(referral))  # the copy is read
+    if change == "stopped offering the program":
+        Clinician.programs.through.objects.filter(clinician=sooner).delete()
+    else:
+        Clinician.facilities.through.objects.create(clinician=sooner, facility=facility)
     outcome = referral_match(referral_id=referral.pk)
     assert Appointment.objects.get(pk=outcome.appointment_id).slot == later_slot
 
