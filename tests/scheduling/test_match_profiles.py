@@ -63,36 +63,35 @@ def test_a_change_made_without_signals_is_read_once_the_copy_is_old(settings):
     assert profile_of(clinician).weekly_capacity == 2
 
 
-def test_a_clinician_moved_into_the_referrers_district_unseen_is_not_proposed():
-    """A change that bypassed the signals (a row written straight to the link table) leaves
-    this worker's copy out of date; the check under the lock reads the clinician as they are
-    and the next clinician is proposed instead."""
+UNSEEN_CHANGES = {
+    "moved into the referrer's district": lambda clinician, referral: (
+        Clinician.districts.through.objects.create(
+            clinician=clinician, district=referral.workplace_district
+        )
+    ),
+    "stopped offering the program": lambda clinician, _referral: (
+        Clinician.programs.through.objects.filter(clinician=clinician).delete()
+    ),
+    "joined the referrer's facility": lambda clinician, referral: (
+        Clinician.facilities.through.objects.create(
+            clinician=clinician, facility=referral.workplace_facility
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("change", UNSEEN_CHANGES)
+def test_a_clinician_changed_unseen_is_not_proposed(change):
+    """A change that bypassed the signals (a row written straight to a link table) leaves
+    this worker's copy out of date; the check under the lock reads each link the referral's
+    rules ask about (its program, districts and facility) as they are, and the next
+    clinician is proposed instead."""
     program = ProgramFactory()
     sooner, (_sooner_slot,) = clinician_with_slots(program, 40)
     _later, (later_slot,) = clinician_with_slots(program, 80)
-    referral = ReferralFactory(program=program)
+    referral = ReferralFactory(program=program, workplace_facility=FacilityFactory())
     assert sooner.pk in eligible_clinician_ids(need_for(referral))  # the copy is read
-    Clinician.districts.through.objects.create(
-        clinician=sooner, district=referral.workplace_district
-    )
-    outcome = referral_match(referral_id=referral.pk)
-    assert Appointment.objects.get(pk=outcome.appointment_id).slot == later_slot
-
-
-@pytest.mark.parametrize("change", ["stopped offering the program", "joined the facility"])
-def test_a_clinician_whose_other_links_changed_unseen_is_not_proposed(change):
-    """The check under the lock reads each link the referral's rules ask about: the program
-    and the facility the referrer named, not only their districts."""
-    program = ProgramFactory()
-    sooner, (_sooner_slot,) = clinician_with_slots(program, 40)
-    _later, (later_slot,) = clinician_with_slots(program, 80)
-    facility = FacilityFactory()
-    referral = ReferralFactory(program=program, workplace_facility=facility)
-    assert sooner.pk in eligible_clinician_ids(need_for(referral))  # the copy is read
-    if change == "stopped offering the program":
-        Clinician.programs.through.objects.filter(clinician=sooner).delete()
-    else:
-        Clinician.facilities.through.objects.create(clinician=sooner, facility=facility)
+    UNSEEN_CHANGES[change](sooner, referral)
     outcome = referral_match(referral_id=referral.pk)
     assert Appointment.objects.get(pk=outcome.appointment_id).slot == later_slot
 
