@@ -22,18 +22,13 @@ from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
-    Count,
-    DateField,
     Exists,
     F,
     Func,
-    IntegerField,
     OuterRef,
     Q,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from referrals.limits import counted_statuses
@@ -132,6 +127,33 @@ def among(field: str, values: Iterable) -> Q | Func:
     if connection.vendor == "postgresql":
         return _IsAnyOf(F(field), Value(values))
     return Q(**{f"{field}__in": values})
+
+
+def _among_sql(column: str, values: Iterable) -> tuple[str, list]:
+    """`among` for statements written as SQL: the condition on `column` and its parameters."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def _rows(sql: str, params: Sequence) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _datetime_value(value: dt.datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _profile_columns(alias: str) -> str:
+    """PROFILE_FIELDS as columns of the clinicians' table under `alias`, in order."""
+    meta = Clinician._meta
+    return ", ".join(
+        f"{alias}.{(meta.pk if name == 'pk' else meta.get_field(name)).column}"
+        for name in PROFILE_FIELDS
+    )
 
 
 @dataclass
@@ -616,36 +638,35 @@ def match_profiles(
     ids = list(clinician_ids)
     attributes = _clinician_attributes(ids)
     fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
-    weeks = ClinicianWeek.objects.filter(
-        among("clinician_id", ids),
-        week_start_on__gte=start.date() - dt.timedelta(days=7),
-        week_start_on__lte=end.date() + dt.timedelta(days=1),
-    ).values_list("clinician_id", "week_start_on", "held")
-    # Counted per clinician (index lookups): grouped over all of them, PostgreSQL scanned
-    # every slot.
-    live_in_window = (
-        Appointment.objects.filter(
-            clinician_id=OuterRef("pk"),
-            status__in=LIVE,
-            slot__starts_at__gte=now,
-            slot__starts_at__lt=fairness_end,
-        )
-        .order_by()
-        .values("clinician_id")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    upcoming = (
-        Clinician.objects.filter(among("pk", ids))
-        .order_by()
-        .annotate(week=Value(None, output_field=DateField()), count=Subquery(live_in_window))
-        .values_list("pk", "week", "count")
+    weeks_of, weeks_values = _among_sql("w.clinician_id", ids)
+    clinicians_of, clinicians_values = _among_sql("c.id", ids)
+    live, live_values = _among_sql("a.status", LIVE)
+    # The live sessions of the fairness window are counted per clinician (index lookups):
+    # grouped over all of them, PostgreSQL scanned every slot.
+    rows = _rows(
+        f"SELECT w.clinician_id, w.week_start_on, w.held FROM {ClinicianWeek._meta.db_table} AS w"
+        f" WHERE {weeks_of} AND w.week_start_on >= %s AND w.week_start_on <= %s"
+        " UNION ALL"
+        " SELECT c.id, NULL, (SELECT COUNT(*)"
+        f" FROM {Appointment._meta.db_table} AS a"
+        f" INNER JOIN {Slot._meta.db_table} AS s ON s.id = a.slot_id"
+        f" WHERE a.clinician_id = c.id AND {live} AND s.starts_at >= %s AND s.starts_at < %s)"
+        f" FROM {Clinician._meta.db_table} AS c WHERE {clinicians_of}",
+        [
+            *weeks_values,
+            connection.ops.adapt_datefield_value(start.date() - dt.timedelta(days=7)),
+            connection.ops.adapt_datefield_value(end.date() + dt.timedelta(days=1)),
+            *live_values,
+            _datetime_value(now),
+            _datetime_value(fairness_end),
+            *clinicians_values,
+        ],
     )
     by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
     upcoming_load: dict[int, int] = {}
-    for clinician_id, monday, count in weeks.union(upcoming, all=True):
+    for clinician_id, monday, count in rows:
         if monday is None:
-            upcoming_load[clinician_id] = count or 0
+            upcoming_load[clinician_id] = count
         else:
             by_week[clinician_id][monday] = count
     return {
@@ -801,57 +822,47 @@ def clinician_locked(
     ask about them (its program, the districts and facilities it excludes). Then, in one
     statement once the lock is held (so it sees what the previous holder committed), the
     sessions they hold in `week` (start, end) and whether a live session holds `slot_id`.
-    Returns (profile, held, is_taken)."""
-    through = Clinician.programs.through, Clinician.districts.through, Clinician.facilities.through
+    Returns (profile, held, is_taken). Written as SQL: every match runs both, and building
+    them with the ORM cost three times as long as running them."""
     asked = (
-        ("program_id", [need.program_id]),
-        ("district_id", sorted(need.excluded_district_ids)),
-        ("facility_id", sorted(need.excluded_facility_ids)),
+        (Clinician.programs.through, "program_id", [need.program_id]),
+        (Clinician.districts.through, "district_id", sorted(need.excluded_district_ids)),
+        (Clinician.facilities.through, "facility_id", sorted(need.excluded_facility_ids)),
     )
-    links = {
-        f"linked_{column}": Subquery(
-            model.objects.filter(clinician_id=OuterRef("pk"), **{f"{column}__in": ids})
-            .order_by()
-            .values(column)[:1]
+    links, params = [], []
+    for through, column, ids in asked:
+        if not ids:
+            links.append("NULL")
+            continue
+        condition, values = _among_sql(f"link.{column}", ids)
+        links.append(
+            f"(SELECT link.{column} FROM {through._meta.db_table} AS link"
+            f" WHERE link.clinician_id = c.id AND {condition} LIMIT 1)"
         )
-        if ids
-        else Value(None, output_field=IntegerField())
-        for model, (column, ids) in zip(through, asked, strict=True)
-    }
-    *row, program_id, district_id, facility_id = (
-        Clinician.objects.select_for_update(of=("self",))
-        .filter(pk=clinician_id)
-        .annotate(**links)
-        .values_list(*PROFILE_FIELDS, *links)
-        .get()
+        params += values
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
+    (*row, program_id, district_id, facility_id), *_ = _rows(
+        f"SELECT {_profile_columns('c')}, {', '.join(links)}"
+        f" FROM {Clinician._meta.db_table} AS c WHERE c.id = %s{lock}",
+        [*params, clinician_id],
     )
-    held_in_week = (
-        Appointment.objects.filter(
-            clinician_id=clinician_id,
-            status__in=HELD,
-            slot__starts_at__gte=week[0],
-            slot__starts_at__lt=week[1],
-        )
-        .order_by()
-        .values("clinician_id")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    held, is_taken = (
-        Slot.objects.filter(pk=slot_id)
-        .annotate(
-            held=Coalesce(Subquery(held_in_week), 0),
-            is_taken=Exists(Appointment.objects.filter(slot_id=slot_id, status__in=LIVE)),
-        )
-        .values_list("held", "is_taken")
-        .get()
+    held_statuses, held_values = _among_sql("a.status", HELD)
+    live_statuses, live_values = _among_sql("a.status", LIVE)
+    ((held, is_taken),) = _rows(
+        f"SELECT (SELECT COUNT(*) FROM {Appointment._meta.db_table} AS a"
+        f" INNER JOIN {Slot._meta.db_table} AS s ON s.id = a.slot_id"
+        f" WHERE a.clinician_id = %s AND {held_statuses}"
+        " AND s.starts_at >= %s AND s.starts_at < %s),"
+        f" EXISTS (SELECT 1 FROM {Appointment._meta.db_table} AS a"
+        f" WHERE a.slot_id = %s AND {live_statuses})",
+        [clinician_id, *held_values, *map(_datetime_value, week), slot_id, *live_values],
     )
     own = {
         "program": {clinician_id: [program_id] if program_id else []},
         "district": {clinician_id: [district_id] if district_id else []},
         "facility": {clinician_id: [facility_id] if facility_id else []},
     }
-    return _profile(row, own, booked_by_week={}, upcoming_load=0), held, is_taken
+    return _profile(row, own, booked_by_week={}, upcoming_load=0), held, bool(is_taken)
 
 
 def _held_by_week(
