@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -833,16 +834,47 @@ def eligible_clinician_ids(need: Need) -> list[int]:
     return [pk for pk in copy.eligible[key] if pk not in need.excluded_clinician_ids]
 
 
+def slot_locked(slot_id: int) -> tuple[int, dt.datetime] | None:
+    """Lock an offered slot's row unless another worker holds it: its clinician and start,
+    or None. Written as SQL, like `clinician_locked`."""
+    lock = (
+        " FOR UPDATE OF s SKIP LOCKED"
+        if connection.features.has_select_for_update_skip_locked
+        else ""
+    )
+    rows = _rows(
+        f"SELECT s.clinician_id, {_epoch_seconds_sql('s.starts_at')}"
+        f" FROM {Slot._meta.db_table} AS s WHERE s.id = %s AND s.is_offered{lock}",
+        [slot_id],
+    )
+    if not rows:
+        return None
+    ((clinician_id, starts_at_s),) = rows
+    return clinician_id, dt.datetime.fromtimestamp(starts_at_s, dt.UTC)
+
+
+def _week_around(starts_at: dt.datetime, time_zone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The clinician's week (Monday midnight to Monday midnight, in their zone) holding a time."""
+    zone = ZoneInfo(time_zone)
+    monday = starts_at.astimezone(zone).date()
+    monday -= dt.timedelta(days=monday.weekday())
+    return (
+        dt.datetime.combine(monday, dt.time(), zone),
+        dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone),
+    )
+
+
 def clinician_locked(
-    need: Need, slot_id: int, clinician_id: int, *, week: tuple[dt.datetime, dt.datetime]
+    need: Need, slot_id: int, clinician_id: int, *, starts_at: dt.datetime
 ) -> tuple[ClinicianProfile, int, bool]:
     """Lock a clinician's row and read them as the database holds them now, for checking a
     choice made from this process's copy: their links only as far as this referral's rules
     ask about them (its program, the districts and facilities it excludes). Then, in one
     statement once the lock is held (so it sees what the previous holder committed), the
-    sessions they hold in `week` (start, end) and whether a live session holds `slot_id`.
-    Returns (profile, held, is_taken). Written as SQL: every match runs both, and building
-    them with the ORM cost three times as long as running them."""
+    sessions they hold in the week of `starts_at` (in their zone as it is now) and whether a
+    live session holds `slot_id`. Returns (profile, held, is_taken). Written as SQL: every
+    match runs both, and building them with the ORM cost three times as long as running
+    them."""
     asked = (
         (Clinician.programs.through, "program_id", [need.program_id]),
         (Clinician.districts.through, "district_id", sorted(need.excluded_district_ids)),
@@ -865,6 +897,12 @@ def clinician_locked(
         f" FROM {Clinician._meta.db_table} AS c WHERE c.id = %s{lock}",
         [*params, clinician_id],
     )
+    own = {
+        "program": {clinician_id: [program_id] if program_id else []},
+        "district": {clinician_id: [district_id] if district_id else []},
+        "facility": {clinician_id: [facility_id] if facility_id else []},
+    }
+    profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
     held_statuses, held_values = _among_sql("a.status", HELD)
     live_statuses, live_values = _among_sql("a.status", LIVE)
     ((held, is_taken),) = _rows(
@@ -874,14 +912,15 @@ def clinician_locked(
         " AND s.starts_at >= %s AND s.starts_at < %s),"
         f" EXISTS (SELECT 1 FROM {Appointment._meta.db_table} AS a"
         f" WHERE a.slot_id = %s AND {live_statuses})",
-        [clinician_id, *held_values, *map(_datetime_value, week), slot_id, *live_values],
+        [
+            clinician_id,
+            *held_values,
+            *map(_datetime_value, _week_around(starts_at, profile.time_zone)),
+            slot_id,
+            *live_values,
+        ],
     )
-    own = {
-        "program": {clinician_id: [program_id] if program_id else []},
-        "district": {clinician_id: [district_id] if district_id else []},
-        "facility": {clinician_id: [facility_id] if facility_id else []},
-    }
-    return _profile(row, own, booked_by_week={}, upcoming_load=0), held, bool(is_taken)
+    return profile, held, bool(is_taken)
 
 
 def _held_by_week(

@@ -97,13 +97,12 @@ def clinician_weeks_adjust(*, slot_ids: Iterable[int], delta: int) -> None:
     _upsert(counts, zones, is_increment=True)
 
 
-def clinician_week_add(slot: Slot) -> None:
-    """clinician_weeks_adjust(slot_ids=[slot.pk], delta=1) for a slot read with its
-    clinician: one statement, as the slot's start and the clinician's zone are at hand."""
-    zone = slot.clinician.time_zone
+def clinician_week_add(clinician_id: int, starts_at: dt.datetime, time_zone: str) -> None:
+    """clinician_weeks_adjust(slot_ids=[…], delta=1) for one slot whose start and clinician's
+    zone are at hand: one statement."""
     _upsert(
-        Counter({(slot.clinician_id, week_start_on(slot.starts_at, zone)): 1}),
-        {slot.clinician_id: zone},
+        Counter({(clinician_id, week_start_on(starts_at, time_zone)): 1}),
+        {clinician_id: time_zone},
         is_increment=True,
     )
 

@@ -9,7 +9,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -59,6 +58,7 @@ from ..selectors import (
     referrals_for_matching,
     referrals_locked_for_batch,
     referrals_locked_for_matching,
+    slot_locked,
     versions_pinned,
 )
 from ..workflow import appointment_transition
@@ -106,9 +106,31 @@ def _session_type(referral: Referral | ReferralRow, offers_phone: bool) -> str:
     return "phone" if offers_phone else "video"
 
 
+@dataclass(frozen=True)
+class HeldTime:
+    """The locked time a proposal will hold, with what the proposal needs of its clinician."""
+
+    slot_id: int
+    clinician_id: int
+    starts_at: dt.datetime
+    time_zone: str
+    offers_phone: bool
+
+    @classmethod
+    def of(cls, slot: Slot) -> "HeldTime":
+        """From a slot read with its clinician."""
+        return cls(
+            slot_id=slot.pk,
+            clinician_id=slot.clinician_id,
+            starts_at=slot.starts_at,
+            time_zone=slot.clinician.time_zone,
+            offers_phone=slot.clinician.offers_phone,
+        )
+
+
 def _create_proposal(
     referral: Referral,
-    slot: Slot,
+    slot: HeldTime,
     *,
     session_number: int,
     explanation: dict,
@@ -123,17 +145,17 @@ def _create_proposal(
         with transaction.atomic():
             appointment = Appointment.objects.create(
                 referral=referral,
-                slot=slot,
+                slot_id=slot.slot_id,
                 clinician_id=slot.clinician_id,
                 session_number=session_number,
-                modality=_session_type(referral, slot.clinician.offers_phone),
+                modality=_session_type(referral, slot.offers_phone),
                 match_explanation=explanation,
                 manual_assignment_reason=manual_reason,
                 expires_at=_expires_at(slot.starts_at, now),
             )
     except IntegrityError as error:
-        raise SlotUnavailable(f"slot {slot.pk} is held by another session") from error
-    clinician_week_add(slot)
+        raise SlotUnavailable(f"slot {slot.slot_id} is held by another session") from error
+    clinician_week_add(slot.clinician_id, slot.starts_at, slot.time_zone)
     AppointmentEvent.objects.create(
         appointment=appointment,
         to_status=A.PROPOSED,
@@ -187,7 +209,7 @@ def appointment_propose(
     history = referral_histories([referral])[referral.pk]
     return _create_proposal(
         referral,
-        slot,
+        HeldTime.of(slot),
         session_number=history.sessions_held + 1,
         explanation=explanation or {"mode": "manual"},
         now=now,
@@ -292,34 +314,33 @@ class _Pool:
             )
 
 
-def _lock_free_slot(need: Need, proposal: Proposal) -> Slot | None:
+def _lock_free_slot(need: Need, proposal: Proposal) -> HeldTime | None:
     """Lock the proposal's time unless another worker holds it, then its clinician, and make
     sure the time is not taken, the clinician may still see this referral as they are now
     (the choice was made from this process's copy of clinicians) and their week still has
     room (the clinician row serialises that check)."""
-    slot = (
-        Slot.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("clinician")
-        .filter(pk=proposal.slot_id, is_offered=True)
-        .first()
-    )
-    if slot is None:
+    locked = slot_locked(proposal.slot_id)
+    if locked is None:
         return None
-    zone = ZoneInfo(slot.clinician.time_zone)
-    monday = slot.starts_at.astimezone(zone).date()
-    monday -= dt.timedelta(days=monday.weekday())
-    week = (
-        dt.datetime.combine(monday, dt.time(), zone),
-        dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone),
+    clinician_id, starts_at = locked
+    clinician, held, is_taken = clinician_locked(
+        need, proposal.slot_id, clinician_id, starts_at=starts_at
     )
-    clinician, held, is_taken = clinician_locked(need, slot.pk, slot.clinician_id, week=week)
     if is_taken:
         return None
     if clinician_breaches(need, clinician):
-        logger.info("clinician %s changed since this worker read them", slot.clinician_id)
+        logger.info("clinician %s changed since this worker read them", clinician_id)
         clinician_copies_forget()
         return None
-    return slot if held < clinician.weekly_capacity else None
+    if held >= clinician.weekly_capacity:
+        return None
+    return HeldTime(
+        slot_id=proposal.slot_id,
+        clinician_id=clinician_id,
+        starts_at=starts_at,
+        time_zone=clinician.time_zone,
+        offers_phone=clinician.offers_phone,
+    )
 
 
 def _mark_unmatched(referral: Referral, reason: str, now: dt.datetime) -> bool:
