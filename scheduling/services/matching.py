@@ -360,7 +360,9 @@ def _hold_over_limit(referral: Referral) -> None:
     referral_transition(referral, R.HELD, reason=referral.hold_reason)
 
 
-@transaction.atomic
+# No savepoint of its own when called in a transaction (the task's, a service's): none of its
+# callers goes on after it fails, and the savepoint cost every match two round trips.
+@transaction.atomic(savepoint=False)
 def referral_match(
     *,
     referral_id: int,
