@@ -139,8 +139,8 @@ class Need:
 @dataclass(frozen=True, slots=True)
 class ClinicianProfile:
     """A clinician's attributes and current load. `booked_by_week` maps the Monday of a week (in
-    the clinician's zone) to the sessions that week already holds; `upcoming_load` counts live
-    sessions in the next fairness window."""
+    the clinician's zone) to the sessions that week already holds; `upcoming_load` is what
+    their weeks of the fairness window hold (`fairness_load`)."""
 
     clinician_id: int
     program_ids: frozenset[int]
@@ -301,16 +301,22 @@ def offers_modality(clinician: ClinicianProfile, modality: str) -> bool:
 
 
 def clinician_breaches(need: Need, clinician: ClinicianProfile) -> list[Constraint]:
-    """The clinician-level hard constraints this clinician breaks for this referral."""
-    checks = {
-        Constraint.PROGRAM: need.program_id not in clinician.program_ids,
-        Constraint.INACTIVE: not clinician.is_active,
-        Constraint.DISTRICT: bool(clinician.district_ids & need.excluded_district_ids),
-        Constraint.FACILITY: bool(clinician.facility_ids & need.excluded_facility_ids),
-        Constraint.ALREADY_ASKED: clinician.clinician_id in need.excluded_clinician_ids,
-        Constraint.MODALITY: not offers_modality(clinician, need.modality),
-    }
-    return [constraint for constraint, is_broken in checks.items() if is_broken]
+    """The clinician-level hard constraints this clinician breaks for this referral, in the
+    order of CLINICIAN_CONSTRAINTS. (A tuple, not a dict: a single match asks this of every
+    clinician of the program, and building a dict each time took half its time.)"""
+    is_broken = (
+        need.program_id not in clinician.program_ids,
+        not clinician.is_active,
+        not clinician.district_ids.isdisjoint(need.excluded_district_ids),
+        not clinician.facility_ids.isdisjoint(need.excluded_facility_ids),
+        clinician.clinician_id in need.excluded_clinician_ids,
+        not offers_modality(clinician, need.modality),
+    )
+    return [
+        constraint
+        for constraint, broken in zip(CLINICIAN_CONSTRAINTS, is_broken, strict=True)
+        if broken
+    ]
 
 
 def breached_constraints(
@@ -348,6 +354,17 @@ def wait_points(factor: float, minutes):
 def unmatched_points(need: Need, weights: Weights) -> int:
     factor = weights.priority_wait_factor if need.is_priority else 1.0
     return round(weights.unmatched_penalty * POINTS_PER_HOUR * factor)
+
+
+def fairness_load(
+    booked_by_week: Mapping[dt.date, int], *, now: dt.datetime, time_zone: str, weeks: int
+) -> int:
+    """The sessions a clinician's weeks hold from this week (in their zone) for `weeks`
+    weeks: the load fairness weighs against their capacity for those weeks. Counted per week,
+    as capacity is, so the counts a single match keeps per week (ClinicianWeek) give it
+    without counting sessions."""
+    first = week_start_on(now, time_zone)
+    return sum(booked_by_week.get(first + dt.timedelta(weeks=w), 0) for w in range(weeks))
 
 
 def load_ratio(clinician: ClinicianProfile, weights: Weights) -> float:

@@ -52,6 +52,7 @@ from .matching import (
     booked_counts,
     emptied_by,
     epoch,
+    fairness_load,
     fairness_points,
     offers_modality,
     preference_points,
@@ -768,19 +769,19 @@ def after_proposals(
 ) -> tuple[list[ClinicianProfile], SlotTable]:
     """The clinicians' load and the open times once `proposals` hold their slots."""
     taken = {p.slot_id for p in proposals}
-    horizon = now + dt.timedelta(weeks=weights.fairness_weeks)
     by_clinician: dict[int, list[Proposal]] = defaultdict(list)
     for proposal in proposals:
         by_clinician[proposal.clinician_id].append(proposal)
     updated = []
     for profile in clinicians:
         booked = dict(profile.booked_by_week)
-        upcoming = profile.upcoming_load
         for proposal in by_clinician.get(profile.clinician_id, ()):
             week = week_start_on(proposal.starts_at, profile.time_zone)
             booked[week] = booked.get(week, 0) + 1
-            upcoming += proposal.starts_at < horizon
-        updated.append(replace(profile, booked_by_week=booked, upcoming_load=upcoming))
+        load = fairness_load(
+            booked, now=now, time_zone=profile.time_zone, weeks=weights.fairness_weeks
+        )
+        updated.append(replace(profile, booked_by_week=booked, upcoming_load=load))
     return updated, slots.take(np.nonzero(~np.isin(slots.slot_ids, list(taken)))[0])
 
 

@@ -45,6 +45,7 @@ from .matching import (
     check_assignment,
     clinician_breaches,
     epoch,
+    fairness_load,
     week_starts,
     windows_mask,
 )
@@ -589,35 +590,34 @@ def clinician_profiles(
     clinicians, *, now: dt.datetime, start: dt.datetime, end: dt.datetime, weights: Weights
 ) -> dict[int, ClinicianProfile]:
     """Profiles of the clinicians in `clinicians` (a queryset or ids), with the sessions their
-    weeks hold between `start` and `end` and their load over the fairness window. Three
-    queries whatever their number."""
+    weeks hold between `start` and `end` and over the fairness window. Three queries whatever
+    their number."""
     if not hasattr(clinicians, "values_list"):
         clinicians = Clinician.objects.filter(among("pk", clinicians))
     rows = list(clinicians.values_list(*PROFILE_FIELDS))
     ids = [row[0] for row in rows]
     links = _links(ids)
-    fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
+    # Whole weeks in any zone, the fairness window's from this week's Monday on.
+    margin = dt.timedelta(days=8)
+    fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks) + margin
     booked = (
         Appointment.objects.filter(
             among("clinician_id", ids),
             status__in=HELD,
-            slot__starts_at__gte=min(start, now),
+            slot__starts_at__gte=min(start, now - margin),
             slot__starts_at__lt=max(end, fairness_end),
         )
         .annotate(starts_at_s=EpochSeconds("slot__starts_at"))
-        .values_list("clinician_id", "starts_at_s", "status")
+        .values_list("clinician_id", "starts_at_s")
     )
     zone_of = {row[0]: row[7] for row in rows}
-    by_week, upcoming = _held_by_week(list(booked), zone_of, now=now, fairness_end=fairness_end)
-    return {
-        row[0]: _profile(
-            row,
-            links,
-            booked_by_week=dict(by_week.get(row[0], {})),
-            upcoming_load=upcoming.get(row[0], 0),
-        )
-        for row in rows
-    }
+    by_week = _held_by_week(list(booked), zone_of)
+    profiles = {}
+    for row in rows:
+        weeks = dict(by_week.get(row[0], {}))
+        load = fairness_load(weeks, now=now, time_zone=row[7], weeks=weights.fairness_weeks)
+        profiles[row[0]] = _profile(row, links, booked_by_week=weeks, upcoming_load=load)
+    return profiles
 
 
 def _profile(row, links, *, booked_by_week, upcoming_load) -> ClinicianProfile:
@@ -651,53 +651,32 @@ def match_profiles(
     """Profiles for a single match: like `clinician_profiles`, but each week's sessions come
     from the maintained counts (ClinicianWeek) instead of counting appointments, and the
     clinicians' attributes and links from this process's copy (`_clinician_attributes`).
-    The counts and the live sessions of the fairness window are one query. Neither copy can
-    let a hard constraint through: the candidate SQL reads the clinicians as they are now,
-    and the chosen time's week is counted again from the appointments under a lock
-    (services.matching), so a count that drifted never overfills a week."""
+    The counts give the fairness load too, so this is one query of a few rows per
+    clinician. Neither copy can let a hard constraint through: the candidate SQL reads the
+    clinicians as they are now, and the chosen time's week is counted again from the
+    appointments under a lock (services.matching), so a count that drifted never overfills
+    a week."""
     ids = list(clinician_ids)
     attributes = _clinician_attributes(ids)
-    fairness_end = now + dt.timedelta(weeks=weights.fairness_weeks)
     weeks_of, weeks_values = _among_sql("w.clinician_id", ids)
-    clinicians_of, clinicians_values = _among_sql("c.id", ids)
-    live, live_values = _among_sql("a.status", LIVE)
-    # The live sessions of the fairness window are counted per clinician (index lookups):
-    # grouped over all of them, PostgreSQL scanned every slot.
     rows = _rows(
         f"SELECT w.clinician_id, w.week_start_on, w.held FROM {ClinicianWeek._meta.db_table} AS w"
-        f" WHERE {weeks_of} AND w.week_start_on >= %s AND w.week_start_on <= %s"
-        " UNION ALL"
-        " SELECT c.id, NULL, (SELECT COUNT(*)"
-        f" FROM {Appointment._meta.db_table} AS a"
-        f" INNER JOIN {Slot._meta.db_table} AS s ON s.id = a.slot_id"
-        f" WHERE a.clinician_id = c.id AND {live} AND s.starts_at >= %s AND s.starts_at < %s)"
-        f" FROM {Clinician._meta.db_table} AS c WHERE {clinicians_of}",
+        f" WHERE {weeks_of} AND w.week_start_on >= %s AND w.week_start_on <= %s",
         [
             *weeks_values,
             connection.ops.adapt_datefield_value(start.date() - dt.timedelta(days=7)),
             connection.ops.adapt_datefield_value(end.date() + dt.timedelta(days=1)),
-            *live_values,
-            _datetime_value(now),
-            _datetime_value(fairness_end),
-            *clinicians_values,
         ],
     )
     by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
-    upcoming_load: dict[int, int] = {}
-    for clinician_id, monday, count in rows:
-        if monday is None:
-            upcoming_load[clinician_id] = count
-        else:
-            by_week[clinician_id][monday] = count
-    return {
-        pk: _profile(
-            row,
-            links,
-            booked_by_week=by_week.get(pk, {}),
-            upcoming_load=upcoming_load.get(pk, 0),
-        )
-        for pk, (row, links) in attributes.items()
-    }
+    for clinician_id, monday, held in rows:
+        by_week[clinician_id][monday] = held
+    profiles = {}
+    for pk, (row, links) in attributes.items():
+        weeks = by_week.get(pk, {})
+        load = fairness_load(weeks, now=now, time_zone=row[7], weeks=weights.fairness_weeks)
+        profiles[pk] = _profile(row, links, booked_by_week=weeks, upcoming_load=load)
+    return profiles
 
 
 @dataclass(frozen=True)
@@ -924,28 +903,23 @@ def clinician_locked(
 
 
 def _held_by_week(
-    booked: list[tuple[int, int, str]], zone_of: dict[int, str], *, now, fairness_end
-) -> tuple[dict[int, dict[dt.date, int]], dict[int, int]]:
-    """Held sessions per clinician and week (Monday in their zone), and live ones per
-    clinician in the fairness window, from (clinician id, start in epoch seconds, status)."""
+    booked: list[tuple[int, int]], zone_of: dict[int, str]
+) -> dict[int, dict[dt.date, int]]:
+    """Held sessions per clinician and week (Monday in their zone), from (clinician id, start
+    in epoch seconds)."""
     by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
-    upcoming: dict[int, int] = defaultdict(int)
     if not booked:
-        return by_week, upcoming
+        return by_week
     clinician = np.fromiter((b[0] for b in booked), np.int64, len(booked))
     starts = np.fromiter((b[1] for b in booked), np.int64, len(booked))
-    is_live = np.fromiter((b[2] in LIVE for b in booked), bool, len(booked))
     zones = np.array([zone_of[int(c)] for c in clinician])
-    in_window = is_live & (starts >= now.timestamp()) & (starts < fairness_end.timestamp())
-    ids, counts = np.unique(clinician[in_window], return_counts=True)
-    upcoming.update(zip(ids.tolist(), counts.tolist(), strict=True))
     for zone in np.unique(zones):
         rows = np.nonzero(zones == zone)[0]
         mondays, index = week_starts(str(zone), starts[rows])
         pairs, counts = np.unique(np.stack([clinician[rows], index]), axis=1, return_counts=True)
         for (clinician_id, week), count in zip(pairs.T.tolist(), counts.tolist(), strict=True):
             by_week[clinician_id][mondays[week]] = count
-    return by_week, upcoming
+    return by_week
 
 
 def _links(ids: list[int]) -> dict[str, dict[int, list[int]]]:

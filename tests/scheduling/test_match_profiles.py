@@ -1,27 +1,32 @@
 """A single match's clinician profiles: the attributes each worker keeps are never older than
 the clinician's last change."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from scheduling.matching import Weights
+from scheduling.matching import Weights, week_start_on
 from scheduling.models import Appointment, Clinician
 from scheduling.selectors import (
+    clinician_profiles,
     eligible_clinician_ids,
     match_profiles,
     need_of,
     referral_histories,
 )
 from scheduling.services import referral_match
+from scheduling.services.load import clinician_weeks_recount
 from tests.referrals.factories import (
     DistrictFactory,
     FacilityFactory,
     ProgramFactory,
     ReferralFactory,
 )
-from tests.scheduling.factories import ClinicianFactory
+from tests.scheduling.factories import AppointmentFactory, ClinicianFactory, SlotFactory
 from tests.scheduling.test_matching_services import clinician_with_slots
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +123,31 @@ def test_with_the_cache_down_clinicians_are_saved_and_read_afresh(monkeypatch):
     assert profile_of(clinician).gender == Clinician.Gender.FEMALE
     Clinician.objects.filter(pk=clinician.pk).update(gender=Clinician.Gender.MALE)
     assert profile_of(clinician).gender == Clinician.Gender.MALE
+
+
+def test_the_fairness_load_is_the_sessions_of_this_week_and_the_next_three_in_either_reader():
+    now = timezone.now()
+    clinician = ClinicianFactory(programs=[ProgramFactory()], time_zone="Australia/Perth")
+    monday = week_start_on(now, clinician.time_zone)
+    week_start = dt.datetime.combine(monday, dt.time(9), ZoneInfo(clinician.time_zone))
+    counted = {
+        dt.timedelta(0): Appointment.Status.COMPLETED,  # this week's: they use its capacity
+        dt.timedelta(hours=1): Appointment.Status.NO_SHOW,
+        dt.timedelta(weeks=1, hours=2): Appointment.Status.ACCEPTED,
+        dt.timedelta(weeks=3, days=4): Appointment.Status.PROPOSED,
+    }
+    left_out = {
+        dt.timedelta(weeks=4, hours=1): Appointment.Status.ACCEPTED,  # the fifth week
+        dt.timedelta(weeks=2): Appointment.Status.DECLINED,  # holds nothing
+    }
+    for offset, status in {**counted, **left_out}.items():
+        AppointmentFactory(
+            slot=SlotFactory(clinician=clinician, starts_at=week_start + offset),
+            status=status,
+        )
+    clinician_weeks_recount(clinician_ids=[clinician.pk], now=week_start - dt.timedelta(days=1))
+    weights = Weights()
+    span = {"now": now, "start": now, "end": now + dt.timedelta(weeks=6), "weights": weights}
+    single = match_profiles([clinician.pk], **span)[clinician.pk]
+    batch = clinician_profiles([clinician.pk], **span)[clinician.pk]
+    assert single.upcoming_load == batch.upcoming_load == len(counted)

@@ -15,6 +15,7 @@ from scheduling.matching import (
     Weights,
     breached_constraints,
     emptied_by,
+    fairness_load,
     match_single,
     slot_cost,
     unmatched_points,
@@ -55,7 +56,9 @@ def clinicians(draw, count: int):
                 weekly_capacity=draw(st.integers(0, 2)),
                 time_zone=zone,
                 booked_by_week=booked,
-                upcoming_load=draw(st.integers(0, 6)),
+                upcoming_load=fairness_load(
+                    booked, now=NOW, time_zone=zone, weeks=WEIGHTS.fairness_weeks
+                ),
             )
         )
     return profiles
