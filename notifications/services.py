@@ -58,6 +58,11 @@ _REFERRER_KINDS = (K.CONFIRMATION, K.CONFIRMATION_UPDATE, K.CONFIRMATION_CANCEL)
 # Appointments
 
 
+# What messages about a session never read of its referral: the person's own words, which no
+# message carries. Left encrypted in the row instead of decrypted for every message.
+REFERRAL_FREE_TEXT = ("referral__details", "referral__urgent_acknowledgement_note")
+
+
 @transaction.atomic(savepoint=False)
 def appointment_notify(*, appointment_id: int, change: str) -> list[OutboundMessage]:
     """Queue the messages an appointment change calls for, in the caller's transaction.
@@ -91,6 +96,7 @@ def appointments_notify(*, changes: Sequence[tuple[int, str]]) -> list[OutboundM
         a.pk: a
         for a in Appointment.objects.select_for_update(of=("self",))
         .select_related("referral__program", "clinician", "slot")
+        .defer(*REFERRAL_FREE_TEXT)
         .filter(pk__in={pk for pk, _ in changes})
         .order_by("pk")
     }
@@ -499,6 +505,7 @@ def reminders_queue(*, now: dt.datetime | None = None) -> int:
                 slot__starts_at__lte=now + dt.timedelta(hours=lead),
             )
             .select_related("referral__program", "clinician", "slot")
+            .defer(*REFERRAL_FREE_TEXT)
         )
         for appointment in due:
             window_opened_at = appointment.slot.starts_at - dt.timedelta(hours=lead)

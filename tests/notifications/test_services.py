@@ -1,8 +1,12 @@
+import datetime as dt
+
 import pytest
 from django.core import mail
 
 from notifications import services
 from notifications.models import OutboundMessage
+from privacy import fields
+from scheduling.models import Appointment
 from tests.notifications.conftest import calendar_of, parsed
 from tests.notifications.factories import proposed_appointment
 from tests.referrals.factories import ProgramFactory, ReferralFactory
@@ -214,3 +218,26 @@ def test_a_cancellation_carries_no_contact_details():
     [cancel] = services.appointment_notify(appointment_id=appointment.pk, change="cancelled")
     assert appointment.referral.phone not in cancel.ical_text
     assert appointment.referral.phone not in cancel.body_text
+
+
+def test_messages_about_a_session_never_open_the_persons_own_words(deliver, monkeypatch):
+    words = "My registrar shouts at me in front of patients"
+    referral = ReferralFactory(
+        program=ProgramFactory(), status="proposed", details=words, family_name="Quixotewell"
+    )
+    appointment = proposed_appointment(referral=referral)
+    opened = []
+    decrypt = fields.decrypt_text
+
+    def decrypt_and_note(token):
+        opened.append(decrypt(token))
+        return opened[-1]
+
+    monkeypatch.setattr(fields, "decrypt_text", decrypt_and_note)
+    for change in ("proposed", "accepted", "cancelled"):
+        if change == "accepted":
+            Appointment.objects.filter(pk=appointment.pk).update(status=Appointment.Status.ACCEPTED)
+        services.appointment_notify(appointment_id=appointment.pk, change=change)
+    services.reminders_queue(now=appointment.slot.starts_at - dt.timedelta(hours=23))
+    assert len(deliver()) >= 3
+    assert words not in opened
