@@ -226,9 +226,14 @@ def _bench_latency(options: argparse.Namespace) -> None:
             f"p95 {p95:.1f} ms ({_verdict(p95, FLOORS['p95_ms'])} ≤ {FLOORS['p95_ms']} ms); "
             f"the POST alone: p50 {_percentile(post.took_ms, 0.5):.1f} ms"
         )
-        _burst(
-            cookies[5 + options.sequential :], 5 + options.sequential, web_port, arrivals, options
-        )
+        if options.burst:
+            _burst(
+                cookies[5 + options.sequential :],
+                5 + options.sequential,
+                web_port,
+                arrivals,
+                options,
+            )
     finally:
         for process in processes:
             process.terminate()
