@@ -292,6 +292,15 @@ def week_start_on(moment: dt.datetime, time_zone: str) -> dt.date:
     return local - dt.timedelta(days=local.weekday())
 
 
+def week_bounds(monday: dt.date, time_zone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The instants, in UTC, that a clinician's week starts and ends: Monday midnight and the
+    next, in their zone."""
+    zone = ZoneInfo(time_zone)
+    starts_at = dt.datetime.combine(monday, dt.time(), zone).astimezone(dt.UTC)
+    ends_at = dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone)
+    return starts_at, ends_at.astimezone(dt.UTC)
+
+
 def offers_modality(clinician: ClinicianProfile, modality: str) -> bool:
     if modality == "phone":
         return clinician.offers_phone

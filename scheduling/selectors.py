@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -46,6 +45,8 @@ from .matching import (
     clinician_breaches,
     epoch,
     fairness_load,
+    week_bounds,
+    week_start_on,
     week_starts,
     windows_mask,
 )
@@ -832,17 +833,6 @@ def slot_locked(slot_id: int) -> tuple[int, dt.datetime] | None:
     return clinician_id, dt.datetime.fromtimestamp(starts_at_s, dt.UTC)
 
 
-def _week_around(starts_at: dt.datetime, time_zone: str) -> tuple[dt.datetime, dt.datetime]:
-    """The clinician's week (Monday midnight to Monday midnight, in their zone) holding a time."""
-    zone = ZoneInfo(time_zone)
-    monday = starts_at.astimezone(zone).date()
-    monday -= dt.timedelta(days=monday.weekday())
-    return (
-        dt.datetime.combine(monday, dt.time(), zone),
-        dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone),
-    )
-
-
 def clinician_locked(
     need: Need, slot_id: int, clinician_id: int, *, starts_at: dt.datetime
 ) -> tuple[ClinicianProfile, int, bool]:
@@ -871,7 +861,7 @@ def clinician_locked(
         )
         params += values
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
-    (*row, program_id, district_id, facility_id), *_ = _rows(
+    ((*row, program_id, district_id, facility_id),) = _rows(
         f"SELECT {_profile_columns('c')}, {', '.join(links)}"
         f" FROM {Clinician._meta.db_table} AS c WHERE c.id = %s{lock}",
         [*params, clinician_id],
@@ -882,6 +872,7 @@ def clinician_locked(
         "facility": {clinician_id: [facility_id] if facility_id else []},
     }
     profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
+    zone = profile.time_zone
     held_statuses, held_values = _among_sql("a.status", HELD)
     live_statuses, live_values = _among_sql("a.status", LIVE)
     ((held, is_taken),) = _rows(
@@ -894,7 +885,7 @@ def clinician_locked(
         [
             clinician_id,
             *held_values,
-            *map(_datetime_value, _week_around(starts_at, profile.time_zone)),
+            *map(_datetime_value, week_bounds(week_start_on(starts_at, zone), zone)),
             slot_id,
             *live_values,
         ],

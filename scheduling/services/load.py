@@ -9,13 +9,12 @@ overfill one.
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..matching import week_start_on, week_starts
+from ..matching import week_bounds, week_start_on, week_starts
 from ..models import Appointment, ClinicianWeek, Slot
 from ..selectors import EpochSeconds, among
 
@@ -25,13 +24,6 @@ HELD_STATUSES = frozenset((A.PROPOSED, A.TENTATIVE, A.ACCEPTED, A.COMPLETED, A.N
 UPSERT_ROWS = 500  # rows per INSERT … ON CONFLICT statement
 
 WeekKey = tuple[int, dt.date]
-
-
-def _week_bounds(monday: dt.date, time_zone: str) -> tuple[dt.datetime, dt.datetime]:
-    zone = ZoneInfo(time_zone)
-    starts_at = dt.datetime.combine(monday, dt.time(), zone).astimezone(dt.UTC)
-    ends_at = dt.datetime.combine(monday + dt.timedelta(weeks=1), dt.time(), zone)
-    return starts_at, ends_at.astimezone(dt.UTC)
 
 
 def _weeks_of(rows: Iterable[tuple[int, dt.datetime, str]]) -> tuple[Counter, dict[int, str]]:
@@ -54,7 +46,7 @@ def _upsert(changes: Counter, zones: dict[int, str], *, is_increment: bool) -> N
         chunk = items[first : first + UPSERT_ROWS]
         params: list = []
         for (clinician_id, monday), count in chunk:
-            starts_at, ends_at = _week_bounds(monday, zones[clinician_id])
+            starts_at, ends_at = week_bounds(monday, zones[clinician_id])
             params += [clinician_id, monday, starts_at, ends_at, count]
         values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
         with connection.cursor() as cursor:
