@@ -130,7 +130,7 @@ class HeldTime:
 
 def _create_proposal(
     referral: Referral,
-    slot: HeldTime,
+    held: HeldTime,
     *,
     session_number: int,
     explanation: dict,
@@ -140,22 +140,22 @@ def _create_proposal(
     reason: str = "",
     manual_reason: str = "",
 ) -> Appointment:
-    """Hold `slot` for `referral` (both locked by the caller) and record why."""
+    """Hold the time `held` for `referral` (both locked by the caller) and record why."""
     try:
         with transaction.atomic():
             appointment = Appointment.objects.create(
                 referral=referral,
-                slot_id=slot.slot_id,
-                clinician_id=slot.clinician_id,
+                slot_id=held.slot_id,
+                clinician_id=held.clinician_id,
                 session_number=session_number,
-                modality=_session_type(referral, slot.offers_phone),
+                modality=_session_type(referral, held.offers_phone),
                 match_explanation=explanation,
                 manual_assignment_reason=manual_reason,
-                expires_at=_expires_at(slot.starts_at, now),
+                expires_at=_expires_at(held.starts_at, now),
             )
     except IntegrityError as error:
-        raise SlotUnavailable(f"slot {slot.slot_id} is held by another session") from error
-    clinician_week_add(slot.clinician_id, slot.starts_at, slot.time_zone)
+        raise SlotUnavailable(f"slot {held.slot_id} is held by another session") from error
+    clinician_week_add(held.clinician_id, held.starts_at, held.time_zone)
     AppointmentEvent.objects.create(
         appointment=appointment,
         to_status=A.PROPOSED,
@@ -405,8 +405,8 @@ def _propose_best(referral: Referral, need: Need, history: History, *, now) -> M
         if not result.options:
             break
         for option in result.options:
-            slot = _lock_free_slot(need, option)
-            if slot is None:
+            held = _lock_free_slot(need, option)
+            if held is None:
                 skipped.add(option.slot_id)
                 continue
             session = history.sessions_held + 1
@@ -414,7 +414,7 @@ def _propose_best(referral: Referral, need: Need, history: History, *, now) -> M
                 option, mode="single", considered=result.considered, session=session
             )
             appointment = _create_proposal(
-                referral, slot, session_number=session, explanation=explanation, now=now
+                referral, held, session_number=session, explanation=explanation, now=now
             )
             return MatchOutcome(referral.pk, appointment_id=appointment.pk, detail="proposed")
     if skipped:
