@@ -105,7 +105,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # PostgreSQL compiles a statement it guesses costly (a batch's reads of ten thousand
     # referrals) before running it; that took longer than running it (15 ms of a 27 ms read).
     if not env.bool("DATABASE_JIT", default=False):
-        DATABASES["default"]["OPTIONS"]["options"] = "-c jit=off"
+        options = DATABASES["default"]["OPTIONS"]
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # WAL and a busy timeout let the in-process worker and the web process share the file.

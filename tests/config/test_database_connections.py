@@ -49,3 +49,12 @@ def test_a_worker_runs_many_tasks_on_one_database_connection(celery_worker_proce
     _worker_idle(app)
     # One task per connection would open eight; a reconnect after CONN_MAX_AGE at most one.
     assert _sessions_opened() - before <= 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_compiles_no_statements_just_in_time():
+    # A batch's reads of ten thousand referrals spent longer compiled than run.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
