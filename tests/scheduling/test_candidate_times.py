@@ -2,8 +2,6 @@
 proposes what the engine would over every open time, and a copy that is behind never offers
 a time that is gone."""
 
-import datetime as dt
-
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -31,13 +29,10 @@ from tests.scheduling.factories import (
     ClinicianFactory,
     SlotFactory,
 )
+from tests.scheduling.test_matching_services import at
 
 pytestmark = pytest.mark.django_db
 A = Appointment.Status
-
-
-def at(hours: int) -> dt.datetime:
-    return (timezone.now() + dt.timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
 
 
 def slot_at(clinician, hours: int) -> Slot:
