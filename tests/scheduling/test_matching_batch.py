@@ -167,3 +167,69 @@ def test_many_identical_referrals_fill_every_week_they_may_use_and_no_more():
     oldest = sorted(result.proposals, key=lambda p: p.referral_id)
     assert [p.referral_id for p in oldest] == list(range(1, len(result.proposals) + 1))
     assert [p.starts_at for p in oldest] == sorted(p.starts_at for p in oldest)
+
+
+@st.composite
+def with_variants(draw, needs_: list[Need], most: int) -> list[Need]:
+    """`needs_` and variants of one of them, for any time and leaving out a district, that
+    differ only in a facility no clinician works at: not one class, but every tree treats
+    them alike, so they use the same covers (which then get a node of their own)."""
+    need = draw(st.sampled_from(needs_))
+    districts = frozenset(draw(st.sets(st.sampled_from([10, 11, 12]), min_size=1, max_size=2)))
+    top = max(n.referral_id for n in needs_)
+    return needs_ + [
+        Need(
+            **{
+                **_fields(need),
+                "referral_id": top + i + 1,
+                "order": top + i + 1,
+                "windows": (),
+                "excluded_district_ids": districts,
+                "excluded_facility_ids": frozenset({900 + i}),
+            }
+        )
+        for i in range(draw(st.integers(2, most)))
+    ]
+
+
+@st.composite
+def shared_cover_instances(draw):
+    count = draw(st.integers(6, 10))
+    needs_ = draw(with_variants(draw(needs(count, 4)), 12))
+    return needs_, draw(clinicians(count)), draw(many_slots(count))
+
+
+@MEDIUM
+@given(shared_cover_instances())
+def test_referrals_that_share_a_cover_cost_what_a_network_of_every_referral_and_time_does(
+    instance,
+):
+    needs_, profiles, rows = instance
+    result = assign_batch(needs_, profiles, SlotTable.from_rows(rows), now=NOW, weights=WEIGHTS)
+    assert_assignment_is_feasible(result, needs_, profiles, rows)
+    assert len(result.proposals) + len(result.unmatched) == len(needs_)
+    assert_each_tier_is_optimal(result, needs_, profiles, rows, optimum=direct_cost)
+
+
+def test_referrals_from_one_district_all_get_times_outside_it_through_a_shared_cover():
+    districts = [10, 10, 11, 11, 12, 12]
+    profiles = [
+        _clinician(i + 1, district_ids=frozenset({d}), weekly_capacity=1)
+        for i, d in enumerate(districts)
+    ]
+    rows = [(i + 1, i + 1, hour(30 + i), hour(31 + i)) for i in range(len(profiles))]
+    needs_ = [
+        Need(
+            i,
+            1,
+            24,
+            excluded_district_ids=frozenset({11}),
+            excluded_facility_ids=frozenset({900 + i}),
+        )
+        for i in range(1, 6)
+    ]
+    result = assign_batch(needs_, profiles, SlotTable.from_rows(rows), now=NOW, weights=WEIGHTS)
+    assert_assignment_is_feasible(result, needs_, profiles, rows)
+    assert sorted(p.clinician_id for p in result.proposals) == [1, 2, 5, 6]
+    assert len(result.unmatched) == 1
+    assert result.total_cost == direct_cost(needs_, profiles, rows)
