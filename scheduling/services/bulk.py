@@ -8,22 +8,25 @@ from django.db import connection, models
 from django.utils import timezone
 
 
-def _complete(model: type[models.Model], fields: Sequence[str]) -> tuple[list, list]:
-    """The model's other concrete columns and how to fill each: now for auto_now fields, else
-    the field's default (called per row, so a callable default gives each row its own), as
-    Django would on save."""
+def _complete(model: type[models.Model], fields: Sequence[str]) -> tuple[list, list, list]:
+    """The model's other concrete columns and how to fill each, as Django would on save: now
+    for auto_now fields, else the field's default. Returns the columns, the values that are
+    the same for every row, and the positions (among the columns) of callable defaults with
+    their callables, called per row so that each row gets its own."""
     now = timezone.now()
-    extra, fillers = [], []
+    extra, constants, per_row = [], [], []
     for field in model._meta.concrete_fields:
         if field.primary_key or field.name in fields or field.attname in fields:
             continue
+        extra.append(field)
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            extra.append(field)
-            fillers.append(lambda now=now: now)
+            constants.append(now)
+        elif field.has_default() and callable(field.default):
+            constants.append(None)
+            per_row.append((len(constants) - 1, field.default))
         else:
-            extra.append(field)
-            fillers.append(field.get_default)
-    return extra, fillers
+            constants.append(field.get_default())
+    return extra, constants, per_row
 
 
 def rows_insert(
@@ -37,11 +40,14 @@ def rows_insert(
         objects = [model(**dict(zip(fields, row, strict=True))) for row in rows]
         model.objects.bulk_create(objects, batch_size=2000)
         return [obj.pk for obj in objects] if with_ids else []
-    extra, fillers = _complete(model, fields)
+    extra, constants, per_row = _complete(model, fields)
     meta = model._meta
     columns = [meta.get_field(name).column for name in fields] + [f.column for f in extra]
-    is_json = [isinstance(meta.get_field(n), models.JSONField) for n in fields]
-    is_json += [isinstance(f, models.JSONField) for f in extra]
+    json_given = [
+        i for i, n in enumerate(fields) if isinstance(meta.get_field(n), models.JSONField)
+    ]
+    json_extra = [i for i, f in enumerate(extra) if isinstance(f, models.JSONField)]
+    constants = [json.dumps(v) if i in json_extra else v for i, v in enumerate(constants)]
     table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor:
         ids: list[int] = []
@@ -52,14 +58,17 @@ def rows_insert(
             )
             ids = [row[0] for row in cursor.fetchall()]
             columns.insert(0, meta.pk.column)
-            is_json.insert(0, False)
         names = ", ".join(connection.ops.quote_name(c) for c in columns)
         with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for index, row in enumerate(rows):
-                values = [*row, *(fill() for fill in fillers)]
-                if with_ids:
-                    values.insert(0, ids[index])
-                copy.write_row(
-                    [json.dumps(v) if j else v for v, j in zip(values, is_json, strict=True)]
-                )
+                given = list(row)
+                for i in json_given:
+                    given[i] = json.dumps(given[i])
+                filled = constants
+                if per_row:
+                    filled = list(constants)
+                    for i, default in per_row:
+                        value = default()
+                        filled[i] = json.dumps(value) if i in json_extra else value
+                copy.write_row([ids[index], *given, *filled] if with_ids else [*given, *filled])
     return ids

@@ -93,10 +93,22 @@ class MatchOutcome:
 
 
 def _expires_at(starts_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+    return _expiry(now)(starts_at)
+
+
+def _expiry(now: dt.datetime):
+    """When a proposal made now for a time starting at `starts_at` expires: after
+    MATCH_PROPOSAL_EXPIRY_HOURS, or MATCH_RESPOND_BEFORE_START_HOURS before the start if
+    that is sooner (the start itself if both have passed). The settings are read once, for
+    a batch's thousands of proposals."""
     expiry = now + dt.timedelta(hours=settings.MATCH_PROPOSAL_EXPIRY_HOURS)
-    before_start = starts_at - dt.timedelta(hours=settings.MATCH_RESPOND_BEFORE_START_HOURS)
-    deadline = min(expiry, before_start)
-    return deadline if deadline > now else starts_at
+    notice = dt.timedelta(hours=settings.MATCH_RESPOND_BEFORE_START_HOURS)
+
+    def expires_at(starts_at: dt.datetime) -> dt.datetime:
+        deadline = min(expiry, starts_at - notice)
+        return deadline if deadline > now else starts_at
+
+    return expires_at
 
 
 def _session_type(referral: Referral | ReferralRow, offers_phone: bool) -> str:
@@ -608,11 +620,12 @@ def _write_proposals(proposals, referrals, histories, *, now) -> list[int]:
     clinicians = Clinician.objects.filter(among("pk", {p.clinician_id for p in proposals}))
     offers_phone = dict(clinicians.values_list("pk", "offers_phone"))
     rows = []
+    expires = _expiry(now)
     for p in proposals:
         session = histories[p.referral_id].sessions_held + 1
         explanation = _explanation(p, mode="batch", considered=0, session=session)
         modality = _session_type(referrals[p.referral_id], offers_phone[p.clinician_id])
-        expires_at = _expires_at(p.starts_at, now)
+        expires_at = expires(p.starts_at)
         rows.append(
             (p.referral_id, p.slot_id, p.clinician_id, session, modality, explanation, expires_at)
         )
