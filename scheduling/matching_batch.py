@@ -194,6 +194,7 @@ class _Clinicians:
         self.gender_codes = {gender: i for i, gender in enumerate(genders)}
         self.specialty_codes = {specialty: i for i, specialty in enumerate(specialties)}
         self._modality_ok: dict[str, np.ndarray] = {}
+        self._order_keys: dict[str, np.ndarray] = {}
 
     def _positions(self, values) -> dict[int, np.ndarray]:
         positions: dict[int, list[int]] = defaultdict(list)
@@ -227,11 +228,13 @@ class _Clinicians:
         """Positions sorted for a tree family: by district ("d"), or by gender then district
         ("g"), so that a gender is one range. (A specialty family did not pay for its nodes:
         the few clinicians of one specialty are cheap to list one by one.)"""
-        columns = [self.rank] if family == "d" else [self.rank, self.gender_code]
-        order = np.lexsort(columns)
-        key = np.empty(len(order), np.int64)
-        key[order] = np.arange(len(order))
-        return key
+        if family not in self._order_keys:
+            columns = [self.rank] if family == "d" else [self.rank, self.gender_code]
+            order = np.lexsort(columns)
+            key = np.empty(len(order), np.int64)
+            key[order] = np.arange(len(order))
+            self._order_keys[family] = key
+        return self._order_keys[family]
 
 
 def _normalised(specialty: str) -> str:
@@ -530,7 +533,8 @@ class _Network:
         exclusion_ids: dict[tuple, int] = {}
         mask_ids: dict[bytes, int] = {}  # exclusions that leave out the same clinicians
         masks: list[np.ndarray] = []
-        parts_of: dict[tuple, list[_Part]] = {}
+        parts_of: dict[tuple, tuple[list[_Part], list[tuple]]] = {}
+        trees_of: dict[tuple, list[_Tree | None]] = {}  # per kind of referral and window
         for position, need in enumerate(self.needs):
             exclusion = (
                 need.excluded_district_ids,
@@ -546,19 +550,31 @@ class _Network:
             preference = (need.gender, need.specialty, need.specialty_preference)
             preference += (need.previous_clinician_id is None,)
             if preference not in parts_of:
-                parts_of[preference] = _parts(need, self.clinicians, self.weights)
+                parts = _parts(need, self.clinicians, self.weights)
+                filters = [
+                    (
+                        (p.gender, p.specialty, p.is_same_specialty and p.specialty is not None),
+                        p.cost,
+                    )
+                    for p in parts
+                ]
+                parts_of[preference] = (parts, filters)
+            parts, filters = parts_of[preference]
             is_kept = need.previous_clinician_id in self.clinicians.index
             kept_cost = self._kept_cost(need) if is_kept else 0
-            parts = parts_of[preference]
             segment = self.blocks.segment(need, self.now_s)
+            kind = (need.program_id, need.modality, segment, preference)
             for column, key in self._window_keys(need):
-                trees = [self._tree(need, column, key, p.family, segment) for p in parts]
+                trees = trees_of.get((kind, column, key))
+                if trees is None:
+                    trees = [self._tree(need, column, key, p.family, segment) for p in parts]
+                    trees_of[(kind, column, key)] = trees
                 if trees[0] is None:
                     continue
-                for tree, part in zip(trees, parts, strict=True):
-                    is_same = part.is_same_specialty and part.specialty is not None
-                    filter_key = (part.gender, part.specialty, is_same)
-                    uses.append((position, tree, filter_key, exclusion_id, part.cost))
+                uses.extend(
+                    (position, tree, filter_key, exclusion_id, cost)
+                    for tree, (filter_key, cost) in zip(trees, filters, strict=True)
+                )
                 if is_kept:
                     tree = self._tree(need, column, key, "d", segment)
                     kept = self._kept_blocks(need, masks[exclusion_id], tree)
