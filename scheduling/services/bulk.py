@@ -1,5 +1,6 @@
-"""Writing thousands of rows at once, for batch matching: COPY on PostgreSQL, bulk_create
-elsewhere. Runs in the caller's transaction; sends nothing."""
+"""Writing rows without the ORM's per-row work: thousands at once for batch matching (COPY on
+PostgreSQL, bulk_create elsewhere), and one at a time in a single statement for the single
+match. Runs in the caller's transaction; sends nothing."""
 
 import json
 from collections.abc import Sequence
@@ -72,3 +73,39 @@ def rows_insert(
                         filled[i] = json.dumps(value) if i in json_extra else value
                 copy.write_row([ids[index], *given, *filled] if with_ids else [*given, *filled])
     return ids
+
+
+def row_insert(
+    model: type[models.Model], values: dict[str, object], *, unless_conflict: bool = False
+) -> int | None:
+    """Insert one row of `model` in one statement and return its id: `values` by field name
+    or column name ("slot_id"), the other columns filled as Django would on save. No model
+    instance is built and no savepoint taken, for the single match's writes. With
+    `unless_conflict` a row that a unique constraint refuses is not written and None is
+    returned instead of an error, so the transaction can go on."""
+    meta, now = model._meta, timezone.now()
+    columns, params = [], []
+    for field in meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.name in values or field.attname in values:
+            value = values[field.name if field.name in values else field.attname]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        else:
+            value = field.get_default()
+        columns.append(connection.ops.quote_name(field.column))
+        params.append(field.get_db_prep_save(value, connection))
+    table = connection.ops.quote_name(meta.db_table)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(params))})"
+    if unless_conflict:
+        sql += " ON CONFLICT DO NOTHING"
+    returns_id = connection.features.can_return_columns_from_insert
+    if returns_id:
+        sql += f" RETURNING {connection.ops.quote_name(meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returns_id:
+            row = cursor.fetchone()
+            return row[0] if row else None
+        return cursor.lastrowid if cursor.rowcount else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -62,7 +62,7 @@ from ..selectors import (
     versions_pinned,
 )
 from ..workflow import appointment_transition
-from .bulk import rows_insert
+from .bulk import row_insert, rows_insert
 from .load import clinician_week_add, clinician_weeks_adjust
 
 logger = logging.getLogger(__name__)
@@ -151,35 +151,41 @@ def _create_proposal(
     actor_label: str = "system",
     reason: str = "",
     manual_reason: str = "",
-) -> Appointment:
-    """Hold the time `held` for `referral` (both locked by the caller) and record why."""
-    try:
-        with transaction.atomic():
-            appointment = Appointment.objects.create(
-                referral=referral,
-                slot_id=held.slot_id,
-                clinician_id=held.clinician_id,
-                session_number=session_number,
-                modality=_session_type(referral, held.offers_phone),
-                match_explanation=explanation,
-                manual_assignment_reason=manual_reason,
-                expires_at=_expires_at(held.starts_at, now),
-            )
-    except IntegrityError as error:
-        raise SlotUnavailable(f"slot {held.slot_id} is held by another session") from error
+) -> int:
+    """Hold the time `held` for `referral` (both locked by the caller) and record why.
+    Returns the new appointment's id."""
+    appointment_id = row_insert(
+        Appointment,
+        {
+            "referral_id": referral.pk,
+            "slot_id": held.slot_id,
+            "clinician_id": held.clinician_id,
+            "session_number": session_number,
+            "modality": _session_type(referral, held.offers_phone),
+            "match_explanation": explanation,
+            "manual_assignment_reason": manual_reason,
+            "expires_at": _expires_at(held.starts_at, now),
+        },
+        unless_conflict=True,  # the one live appointment a slot may have, or a UID taken
+    )
+    if appointment_id is None:
+        raise SlotUnavailable(f"slot {held.slot_id} is held by another session")
     clinician_week_add(held.clinician_id, held.starts_at, held.time_zone)
-    AppointmentEvent.objects.create(
-        appointment=appointment,
-        to_status=A.PROPOSED,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=actor_label,
-        reason=(reason or "proposed by the matcher")[:500],
+    row_insert(
+        AppointmentEvent,
+        {
+            "appointment_id": appointment_id,
+            "to_status": A.PROPOSED,
+            "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
+            "actor_label": actor_label,
+            "reason": (reason or "proposed by the matcher")[:500],
+        },
     )
     if referral.unmatched_reason:
         referral.unmatched_reason = ""
         referral.save(update_fields=["unmatched_reason", "updated_at"])
     referral_transition(referral, R.PROPOSED, actor=actor, actor_label=actor_label, reason=reason)
-    return appointment
+    return appointment_id
 
 
 def _session_limit(referral: Referral) -> int:
@@ -219,7 +225,7 @@ def appointment_propose(
     if slot is None or slot.appointments.filter(status__in=LIVE).exists():
         raise SlotUnavailable(f"slot {slot_id} is not open")
     history = referral_histories([referral])[referral.pk]
-    return _create_proposal(
+    appointment_id = _create_proposal(
         referral,
         HeldTime.of(slot),
         session_number=history.sessions_held + 1,
@@ -230,6 +236,7 @@ def appointment_propose(
         reason=reason,
         manual_reason=manual_reason,
     )
+    return Appointment.objects.get(pk=appointment_id)
 
 
 # --- single match ---
@@ -425,10 +432,10 @@ def _propose_best(referral: Referral, need: Need, history: History, *, now) -> M
             explanation = _explanation(
                 option, mode="single", considered=result.considered, session=session
             )
-            appointment = _create_proposal(
+            appointment_id = _create_proposal(
                 referral, held, session_number=session, explanation=explanation, now=now
             )
-            return MatchOutcome(referral.pk, appointment_id=appointment.pk, detail="proposed")
+            return MatchOutcome(referral.pk, appointment_id=appointment_id, detail="proposed")
     if skipped:
         logger.info("referral %s: every good time was taken meanwhile; left for retry", referral.pk)
         referral.match_requested_at = now

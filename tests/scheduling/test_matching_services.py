@@ -4,13 +4,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications.models import OutboundMessage
 from notifications.services import CHANGE_FOR_STATUS, appointment_notify
-from referrals.models import Referral
+from referrals.models import Referral, ReferralEvent
 from scheduling import tasks
 from scheduling.models import Appointment
 from scheduling.selectors import assignment_breaches
@@ -21,6 +21,7 @@ from scheduling.services import (
     referrals_plan_batch,
     referrals_propose_batch,
 )
+from scheduling.services.matching import HeldTime, SlotUnavailable, _create_proposal
 from tests.referrals.factories import (
     DistrictFactory,
     FacilityFactory,
@@ -308,3 +309,25 @@ def _queries_for_one_match(clinician_count: int) -> int:
 
 def test_a_single_match_costs_the_same_queries_however_many_clinicians():
     assert _queries_for_one_match(2) == _queries_for_one_match(25)
+
+
+def test_a_proposal_for_a_time_another_session_holds_is_refused_and_the_transaction_goes_on():
+    program = ProgramFactory()
+    _clinician, (slot,) = clinician_with_slots(program, 40)
+    holder = AppointmentFactory(slot=slot, clinician=slot.clinician, status=A.PROPOSED)
+    referral = ReferralFactory(program=program)
+    with transaction.atomic():
+        with pytest.raises(SlotUnavailable):
+            _create_proposal(
+                referral,
+                HeldTime.of(slot),
+                session_number=1,
+                explanation={"mode": "single"},
+                now=timezone.now(),
+            )
+        # Nothing was written, and the transaction is still usable (PostgreSQL would refuse
+        # every later statement in it had the insert raised).
+        assert list(slot.appointments.values_list("pk", flat=True)) == [holder.pk]
+        assert not ReferralEvent.objects.filter(referral=referral, to_status="proposed").exists()
+    referral.refresh_from_db()
+    assert referral.status == "new"
