@@ -4,13 +4,15 @@ own (`python -m tests.bench` runs bench_*.py only); run it to compare two versio
 match quickly, alternately, on the same data:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_single REDIS_URL=redis://... \\
-      .venv/bin/python -m tests.bench.single_match_probe [--seed] [--after-batch] [--profile]
+      .venv/bin/python -m tests.bench.single_match_probe [--seed] [--after-batch] [--profile] \\
+      [--notify]
 
 --seed resets the database in DATABASE_URL (use one of its own) and writes the benchmark's
 first scenario (1,000 clinicians, ~94,000 slots, 10,000 pending referrals); --after-batch then
 proposes the batch for all of them and commits it, so the early weeks are full. Without
 either, it adds 60 referrals shaped like the benchmark's single matches, matches each in a
-transaction that is rolled back (every match sees the same data), and deletes them again.
+transaction that is rolled back (every match sees the same data), and deletes them again. With
+--notify each match also writes the invitation it calls for, as the match task does.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def main(argv: list[str]) -> None:
     if "--after-batch" in argv:
         print(f"batch: {_propose_batch()} proposals written")
     if "--seed" not in argv and "--after-batch" not in argv:
-        _time_matches(profile="--profile" in argv)
+        _time_matches(profile="--profile" in argv, notify="--notify" in argv)
 
 
 def _propose_batch() -> int:
@@ -63,9 +65,10 @@ def _propose_batch() -> int:
     return len(referrals_propose_batch(plan=plan).appointment_ids)
 
 
-def _time_matches(*, profile: bool) -> None:
+def _time_matches(*, profile: bool, notify: bool) -> None:
     from django.db import connection, transaction
 
+    from notifications.services import appointment_notify
     from referrals.models import Referral
     from scheduling.services import referral_match
     from tests.bench.bench_matching import _new_referrals
@@ -93,7 +96,12 @@ def _time_matches(*, profile: bool) -> None:
                         if measured:
                             profiler.enable()
                         started = time.perf_counter()
-                        outcomes[referral_match(referral_id=referral_id).detail] += 1
+                        outcome = referral_match(referral_id=referral_id)
+                        if notify and outcome.appointment_id is not None:
+                            appointment_notify(
+                                appointment_id=outcome.appointment_id, change="proposed"
+                            )
+                        outcomes[outcome.detail] += 1
                         took.append((time.perf_counter() - started) * 1000)
                         if measured:
                             profiler.disable()
