@@ -109,20 +109,26 @@ def many_slots(draw, clinician_count: int):
 
 
 @st.composite
-def medium_instances(draw):
-    count = draw(st.integers(4, 10))
-    needs_ = draw(with_copies(draw(needs(count, 14)), 14))
+def medium_instances(draw, *, shared_covers: bool = False):
+    """Referrals with copies of some of them, or (`shared_covers`) with variants of one."""
+    count = draw(st.integers(6 if shared_covers else 4, 10))
+    needs_ = draw(needs(count, 4 if shared_covers else 14))
+    needs_ = draw(with_variants(needs_, 12) if shared_covers else with_copies(needs_, 14))
     return needs_, draw(clinicians(count)), draw(many_slots(count))
 
 
-@MEDIUM
-@given(medium_instances())
-def test_the_aggregated_batch_costs_what_a_network_of_every_referral_and_time_does(instance):
+def assert_it_costs_what_a_network_of_every_referral_and_time_does(instance) -> None:
     needs_, profiles, rows = instance
     result = assign_batch(needs_, profiles, SlotTable.from_rows(rows), now=NOW, weights=WEIGHTS)
     assert_assignment_is_feasible(result, needs_, profiles, rows)
     assert len(result.proposals) + len(result.unmatched) == len(needs_)
     assert_each_tier_is_optimal(result, needs_, profiles, rows, optimum=direct_cost)
+
+
+@MEDIUM
+@given(medium_instances())
+def test_the_aggregated_batch_costs_what_a_network_of_every_referral_and_time_does(instance):
+    assert_it_costs_what_a_network_of_every_referral_and_time_does(instance)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -192,23 +198,12 @@ def with_variants(draw, needs_: list[Need], most: int) -> list[Need]:
     ]
 
 
-@st.composite
-def shared_cover_instances(draw):
-    count = draw(st.integers(6, 10))
-    needs_ = draw(with_variants(draw(needs(count, 4)), 12))
-    return needs_, draw(clinicians(count)), draw(many_slots(count))
-
-
 @MEDIUM
-@given(shared_cover_instances())
+@given(medium_instances(shared_covers=True))
 def test_referrals_that_share_a_cover_cost_what_a_network_of_every_referral_and_time_does(
     instance,
 ):
-    needs_, profiles, rows = instance
-    result = assign_batch(needs_, profiles, SlotTable.from_rows(rows), now=NOW, weights=WEIGHTS)
-    assert_assignment_is_feasible(result, needs_, profiles, rows)
-    assert len(result.proposals) + len(result.unmatched) == len(needs_)
-    assert_each_tier_is_optimal(result, needs_, profiles, rows, optimum=direct_cost)
+    assert_it_costs_what_a_network_of_every_referral_and_time_does(instance)
 
 
 def test_referrals_from_one_district_all_get_times_outside_it_through_a_shared_cover():
