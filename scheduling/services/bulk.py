@@ -11,8 +11,8 @@ from django.utils import timezone
 
 def _complete(model: type[models.Model], fields: Sequence[str]) -> tuple[list, list, list]:
     """The model's other concrete columns and how to fill each, as Django would on save: now
-    for auto_now fields, else the field's default. Returns the columns, the values that are
-    the same for every row, and the positions (among the columns) of callable defaults with
+    for auto_now fields, else the field's default. Returns those fields, the values that are
+    the same for every row, and the positions (among those fields) of callable defaults with
     their callables, called per row so that each row gets its own."""
     now = timezone.now()
     extra, constants, per_row = [], [], []
@@ -47,7 +47,7 @@ def rows_insert(
     json_given = [
         i for i, n in enumerate(fields) if isinstance(meta.get_field(n), models.JSONField)
     ]
-    json_extra = [i for i, f in enumerate(extra) if isinstance(f, models.JSONField)]
+    json_extra = {i for i, f in enumerate(extra) if isinstance(f, models.JSONField)}
     constants = [json.dumps(v) if i in json_extra else v for i, v in enumerate(constants)]
     table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor:

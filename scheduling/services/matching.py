@@ -92,10 +92,6 @@ class MatchOutcome:
 # --- proposals ---
 
 
-def _expires_at(starts_at: dt.datetime, now: dt.datetime) -> dt.datetime:
-    return _expiry(now)(starts_at)
-
-
 def _expiry(now: dt.datetime):
     """When a proposal made now for a time starting at `starts_at` expires: after
     MATCH_PROPOSAL_EXPIRY_HOURS, or MATCH_RESPOND_BEFORE_START_HOURS before the start if
@@ -164,7 +160,7 @@ def _create_proposal(
             "modality": _session_type(referral, held.offers_phone),
             "match_explanation": explanation,
             "manual_assignment_reason": manual_reason,
-            "expires_at": _expires_at(held.starts_at, now),
+            "expires_at": _expiry(now)(held.starts_at),
         },
         unless_conflict=True,  # the one live appointment a slot may have, or a UID taken
     )
