@@ -83,19 +83,16 @@ def row_insert(
     instance is built and no savepoint taken, for the single match's writes. With
     `unless_conflict` a row that a unique constraint refuses is not written and None is
     returned instead of an error, so the transaction can go on."""
-    meta, now = model._meta, timezone.now()
-    columns, params = [], []
-    for field in meta.concrete_fields:
-        if field.primary_key:
-            continue
-        if field.name in values or field.attname in values:
-            value = values[field.name if field.name in values else field.attname]
-        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            value = now
-        else:
-            value = field.get_default()
-        columns.append(connection.ops.quote_name(field.column))
-        params.append(field.get_db_prep_save(value, connection))
+    meta = model._meta
+    extra, filled, per_row = _complete(model, list(values))
+    for position, default in per_row:
+        filled[position] = default()
+    fields = [meta.get_field(name) for name in values] + extra
+    columns = [connection.ops.quote_name(field.column) for field in fields]
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, [*values.values(), *filled], strict=True)
+    ]
     table = connection.ops.quote_name(meta.db_table)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(params))})"
     if unless_conflict:
