@@ -12,6 +12,7 @@ import phonenumbers
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.choices import BaseChoiceIterator, normalize_choices
 
 from . import triage
 from .eligibility import Person, eligible_codes, is_eligible
@@ -56,12 +57,41 @@ K10_QUESTIONS = (
     "so sad that nothing could cheer you up?",
     "worthless?",
 )
-K10_CHOICES = (
-    (1, "None of the time"),
-    (2, "A little of the time"),
-    (3, "Some of the time"),
-    (4, "Most of the time"),
-    (5, "All of the time"),
+
+
+class FixedChoices(BaseChoiceIterator):
+    """Choices worked out once and never changed, kept in the form Django normalises them to.
+
+    Every form built deep-copies its class's fields, and each choice field and its widget copy
+    and normalise a plain list of choices again; the final POST builds about fifteen forms. A
+    field holding these shares them instead: normalising returns them as they are, and copying
+    them returns the same object.
+    """
+
+    def __init__(self, choices) -> None:
+        self._choices = tuple(normalize_choices(choices))
+
+    def __iter__(self):
+        return iter(self._choices)
+
+    def __len__(self) -> int:
+        return len(self._choices)
+
+    def __copy__(self) -> "FixedChoices":
+        return self
+
+    def __deepcopy__(self, memo) -> "FixedChoices":
+        return self
+
+
+K10_CHOICES = FixedChoices(
+    (
+        (1, "None of the time"),
+        (2, "A little of the time"),
+        (3, "Some of the time"),
+        (4, "Most of the time"),
+        (5, "All of the time"),
+    )
 )
 
 
@@ -80,6 +110,12 @@ class StepForm(forms.Form):
         label="Leave this field empty",
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for field in cls.declared_fields.values():
+            if isinstance(field, forms.ChoiceField) and not isinstance(field.choices, FixedChoices):
+                field.choices = FixedChoices(field.choices)
 
     def __init__(
         self,
@@ -112,14 +148,26 @@ def field_anchor(bound: forms.BoundField) -> str:
     return f"{bound.auto_id}_0" if bound.use_fieldset else bound.id_for_label
 
 
-def _district_choices(catalogue: Catalogue, *, none_label: str | None) -> list:
-    choices: list = [("", "Choose one")]
-    if none_label:
-        choices.append((NO_DISTRICT, none_label))
-    state_labels = dict(State.choices)
-    for state, districts in groupby(catalogue.districts, key=lambda d: d.state):
-        choices.append((state_labels.get(state, state), [(str(d.pk), d.name) for d in districts]))
-    return choices
+def _catalogue_choices(catalogue: Catalogue, key: tuple, build) -> FixedChoices:
+    """Choices built from the catalogue, once per catalogue (a request builds its forms again
+    and again)."""
+    if key not in catalogue.form_choices:
+        catalogue.form_choices[key] = FixedChoices(build())
+    return catalogue.form_choices[key]
+
+
+def _district_choices(catalogue: Catalogue, *, none_label: str | None) -> FixedChoices:
+    def build() -> list:
+        choices: list = [("", "Choose one")]
+        if none_label:
+            choices.append((NO_DISTRICT, none_label))
+        state_labels = dict(State.choices)
+        for state, districts in groupby(catalogue.districts, key=lambda d: d.state):
+            group = [(str(d.pk), d.name) for d in districts]
+            choices.append((state_labels.get(state, state), group))
+        return choices
+
+    return _catalogue_choices(catalogue, ("districts", none_label), build)
 
 
 def _as_id(value: str) -> int | None:
@@ -145,9 +193,11 @@ class ServiceForm(StepForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["program"].choices = [
-            (p.code, p.name) for p in self.catalogue.bookable_programs
-        ]
+        self.fields["program"].choices = _catalogue_choices(
+            self.catalogue,
+            ("programs",),
+            lambda: [(p.code, p.name) for p in self.catalogue.bookable_programs],
+        )
 
     def clean_program(self) -> Program:
         return self.catalogue.program(self.cleaned_data["program"])
@@ -393,10 +443,14 @@ class WorkplaceForm(StepForm):
             self.catalogue, none_label=None
         )
         self.district_id = self._chosen_district_id()
-        self.fields["workplace_facility"].choices = [
-            ("", "Not listed, or I would rather not say"),
-            *((str(f.pk), f.name) for f in self.catalogue.facilities_in(self.district_id)),
-        ]
+        self.fields["workplace_facility"].choices = _catalogue_choices(
+            self.catalogue,
+            ("facilities", self.district_id),
+            lambda: [
+                ("", "Not listed, or I would rather not say"),
+                *((str(f.pk), f.name) for f in self.catalogue.facilities_in(self.district_id)),
+            ],
+        )
 
     def _chosen_district_id(self) -> int | None:
         if self.is_bound:
