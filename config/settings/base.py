@@ -440,7 +440,7 @@ CLINICIAN_PAST_SESSIONS_DAYS = env.int("CLINICIAN_PAST_SESSIONS_DAYS", default=9
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.KeptClientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "sb",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
