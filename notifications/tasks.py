@@ -92,11 +92,33 @@ def _claim(message_id: int) -> OutboundMessage | None:
     """queued → sending, for exactly one caller. A retry waits for its time; a first attempt
     never does (the web and worker clocks may disagree by a little)."""
     now = timezone.now()
+    if connection.features.can_return_columns_from_insert:  # PostgreSQL, SQLite 3.35+
+        return _claim_returning(message_id, now)
     is_due = Q(attempts=0) | Q(next_attempt_at__lte=now)
     won = OutboundMessage.objects.filter(is_due, pk=message_id, status=S.QUEUED).update(
         status=S.SENDING, claimed_at=now, attempts=F("attempts") + 1
     )
     return OutboundMessage.objects.get(pk=message_id) if won else None
+
+
+def _claim_returning(message_id: int, now: dt.datetime) -> OutboundMessage | None:
+    """_claim's update and the read of the row it claimed, as one statement: the ORM's update
+    returns no rows."""
+    meta = OutboundMessage._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    pk, status, claimed_at, attempts, next_attempt_at = (
+        quote(meta.get_field(name).column)
+        for name in ("id", "status", "claimed_at", "attempts", "next_attempt_at")
+    )
+    when = meta.get_field("claimed_at").get_db_prep_value(now, connection)
+    sql = (
+        f"UPDATE {table} SET {status} = %s, {claimed_at} = %s, {attempts} = {attempts} + 1"
+        f" WHERE {pk} = %s AND {status} = %s AND ({attempts} = 0 OR {next_attempt_at} <= %s)"
+        " RETURNING *"
+    )
+    claimed = OutboundMessage.objects.raw(sql, [S.SENDING, when, message_id, S.QUEUED, when])
+    return next(iter(claimed), None)
 
 
 def _deliver(message: OutboundMessage) -> None:
