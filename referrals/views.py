@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
-from formtools.wizard.views import NamedUrlSessionWizardView, NamedUrlWizardView
+from formtools.wizard.views import NamedUrlSessionWizardView
 
 from notifications.services import appointment_notify, referral_created_notify
 from scheduling.services.urgent import urgent_consult_current, urgent_consult_propose
@@ -193,13 +193,46 @@ class ReferralWizard(NamedUrlSessionWizardView):
         initial.update(self._draft_initial(step))
         return initial
 
+    def get_cleaned_data_for_step(self, step) -> dict | None:
+        form = self._form_of_stored_answers(step)
+        return form.cleaned_data if form is not None and form.is_valid() else None
+
+    def _form_of_stored_answers(self, step: str):
+        """The step's form bound to its stored answers, built once per request until an answer
+        is stored: the conditions, kwargs and initial values of other steps, the check page and
+        the final revalidation all ask for the same forms (fifteen builds on a final POST,
+        eleven with this)."""
+        if step not in self.form_list:
+            return None
+        if step not in self._stored_answer_forms:
+            self._stored_answer_forms[step] = self.get_form(
+                step=step,
+                data=self.storage.get_step_data(step),
+                files=self.storage.get_step_files(step),
+            )
+        return self._stored_answer_forms[step]
+
+    @cached_property
+    def _stored_answer_forms(self) -> dict:
+        return {}
+
+    def _answers_stored(self) -> None:
+        """Forget the forms of stored answers: an answer has changed, and with it maybe the
+        kwargs and initial values of other steps."""
+        self._stored_answer_forms.clear()
+
     def get_form_step_data(self, form) -> dict[str, list[str]]:
         # Keep only this form's own fields: no CSRF token, nothing a client added.
         return {key: form.data.getlist(key) for key in _field_keys(form) if key in form.data}
 
     def process_step(self, form) -> dict[str, list[str]]:
-        self._drafts().pop(self.steps.current, None)
-        return super().process_step(form)
+        # formtools stores what this returns as the step's answers.
+        had_draft = self._drafts().pop(self.steps.current, None) is not None
+        answers = super().process_step(form)
+        stored = self.storage.get_step_data(self.steps.current)
+        if had_draft or stored is None or dict(stored.lists()) != answers:
+            self._answers_stored()
+        return answers
 
     # Requests ----------------------------------------------------------------------------
 
@@ -257,13 +290,26 @@ class ReferralWizard(NamedUrlSessionWizardView):
         # The session is saved in the referral's own transaction: the referral is committed
         # exactly when the session stops holding the answers (a lost commit cannot leave them
         # there to be sent twice), in one commit instead of two.
+        # The revalidation of every step is formtools' own (WizardView.render_done), with the
+        # forms this request has already built for the stored answers.
         try:
             with transaction.atomic():
-                response = super(NamedUrlWizardView, self).render_done(form, **kwargs)
+                response = self._revalidate_and_send(**kwargs)
                 _session_save(self.request)
             return response
         except SubmissionRefused as refusal:
             return _not_sent(self.request, refusal, self.get_step_url("check"))
+
+    def _revalidate_and_send(self, **kwargs) -> HttpResponse:
+        final_forms = {}
+        for step in self.get_form_list():
+            form = self._form_of_stored_answers(step)
+            if not form.is_valid():
+                return self.render_revalidation_failure(step, form, **kwargs)
+            final_forms[step] = form
+        response = self.done(list(final_forms.values()), form_dict=final_forms, **kwargs)
+        self.storage.reset()
+        return response
 
     def done(self, form_list, form_dict=None, **kwargs) -> HttpResponse:
         steps = {name: form.cleaned_data for name, form in form_dict.items()}
@@ -299,7 +345,7 @@ class ReferralWizard(NamedUrlSessionWizardView):
         for step in self.get_form_list():
             if step == "check":
                 continue
-            form = self.get_form(step, data=self.storage.get_step_data(step))
+            form = self._form_of_stored_answers(step)
             if not form.is_valid():
                 continue
             sections.append(
@@ -336,7 +382,7 @@ class ReferralWizard(NamedUrlSessionWizardView):
         valid, else as a draft shown (without errors) when they come back."""
         form = self.get_form(step, data=self.request.POST)
         if form.is_valid():
-            self.storage.set_step_data(step, self.process_step(form))
+            self.storage.set_step_data(step, self.process_step(form))  # forgets stored forms
         else:
             self._drafts()[step] = self.get_form_step_data(form)
 
@@ -368,8 +414,7 @@ class ReferralWizard(NamedUrlSessionWizardView):
         if program is None or not program.is_bookable:
             return
         self.storage.set_step_data("service", {"service-program": [program.code]})
-        for attribute in ("_cleaned_data_cache_service", "_cleaned_data_cache_eligibility"):
-            self.__dict__.pop(attribute, None)
+        self._answers_stored()
 
     # Sending -----------------------------------------------------------------------------
 
