@@ -7,6 +7,7 @@ from functools import cached_property
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists
 
 from .eligibility import ProgramRules
 from .models import District, Episode, Facility, Program, Referral
@@ -140,10 +141,29 @@ def open_referral_ids_for_email(email: str) -> list[int]:
     )
 
 
+def _waiting_for_match():
+    return Referral.objects.filter(status=Referral.Status.NEW, match_requested_at__isnull=False)
+
+
 def referral_ids_waiting_for_match(*, limit: int) -> list[int]:
     """NEW referrals whose match has been asked for, PRIORITY first, then oldest."""
     return list(
-        Referral.objects.filter(status=Referral.Status.NEW, match_requested_at__isnull=False)
+        _waiting_for_match()
         .order_by("-priority", "submitted_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def referral_status_and_burst(*, referral_id: int, burst_size: int) -> tuple[str | None, bool]:
+    """The referral's status (None when it is gone) and whether at least `burst_size`
+    referrals are waiting for a match, in one statement."""
+    at_least = Exists(_waiting_for_match().order_by()[burst_size - 1 : burst_size])
+    row = (
+        Referral.objects.filter(pk=referral_id)
+        .annotate(is_burst=at_least)
+        .values_list("status", "is_burst")
+        .first()
+    )
+    if row is None:
+        return None, False
+    return row

@@ -68,3 +68,19 @@ def test_below_the_burst_size_a_referral_is_matched_alone():
     [appointment] = Appointment.objects.all()
     assert appointment.referral_id == referrals[0].pk
     assert appointment.match_explanation["mode"] == "single"
+
+
+@override_settings(MATCH_COALESCE_MIN_WAITING=5)
+def test_exactly_the_burst_size_waiting_is_a_burst():
+    referrals = waiting_referrals(5)
+    tasks.match_referral(referrals[-1].pk)
+    proposed = Appointment.objects.filter(status="proposed")
+    assert proposed.count() == 5
+    assert {a.match_explanation["mode"] for a in proposed} == {"batch"}
+
+
+def test_a_task_for_a_referral_deleted_meanwhile_does_nothing():
+    [referral] = waiting_referrals(1)
+    referral.delete()
+    tasks.match_referral(referral.pk)
+    assert not Appointment.objects.exists()
