@@ -148,12 +148,20 @@ def field_anchor(bound: forms.BoundField) -> str:
     return f"{bound.auto_id}_0" if bound.use_fieldset else bound.id_for_label
 
 
-def _catalogue_choices(catalogue: Catalogue, key: tuple, build) -> FixedChoices:
-    """Choices built from the catalogue, once per catalogue (a request builds its forms again
-    and again)."""
-    if key not in catalogue.form_choices:
-        catalogue.form_choices[key] = FixedChoices(build())
-    return catalogue.form_choices[key]
+# Choices built from the catalogue's reference rows, by key: (the rows, the choices). Kept as
+# long as this process keeps those rows (see referrals.selectors._reference), as those are.
+_catalogue_choices_kept: dict[tuple, tuple[list, FixedChoices]] = {}
+
+
+def _catalogue_choices(key: tuple, rows: list, build) -> FixedChoices:
+    """The choices `build` makes from the reference `rows`, built once while the process
+    keeps those rows, not once per form (and a request builds its forms again and again).
+    `key` must come from the reference data alone, never from what a client sent, so the
+    kept choices stay as few as the reference data."""
+    kept = _catalogue_choices_kept.get(key)
+    if kept is None or kept[0] is not rows:
+        kept = _catalogue_choices_kept[key] = (rows, FixedChoices(build()))
+    return kept[1]
 
 
 def _district_choices(catalogue: Catalogue, *, none_label: str | None) -> FixedChoices:
@@ -167,7 +175,7 @@ def _district_choices(catalogue: Catalogue, *, none_label: str | None) -> FixedC
             choices.append((state_labels.get(state, state), group))
         return choices
 
-    return _catalogue_choices(catalogue, ("districts", none_label), build)
+    return _catalogue_choices(("districts", none_label), catalogue.districts, build)
 
 
 def _as_id(value: str) -> int | None:
@@ -194,8 +202,8 @@ class ServiceForm(StepForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["program"].choices = _catalogue_choices(
-            self.catalogue,
             ("programs",),
+            self.catalogue.programs,
             lambda: [(p.code, p.name) for p in self.catalogue.bookable_programs],
         )
 
@@ -443,12 +451,14 @@ class WorkplaceForm(StepForm):
             self.catalogue, none_label=None
         )
         self.district_id = self._chosen_district_id()
+        district = self.catalogue.district(self.district_id)  # None for a made-up id
+        district_id = district.pk if district else None
         self.fields["workplace_facility"].choices = _catalogue_choices(
-            self.catalogue,
-            ("facilities", self.district_id),
+            ("facilities", district_id),
+            self.catalogue.facilities,
             lambda: [
                 ("", "Not listed, or I would rather not say"),
-                *((str(f.pk), f.name) for f in self.catalogue.facilities_in(self.district_id)),
+                *((str(f.pk), f.name) for f in self.catalogue.facilities_in(district_id)),
             ],
         )
 

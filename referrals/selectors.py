@@ -59,10 +59,6 @@ class Catalogue:
     them lazily and rarely keeps every step within its query budget.
     """
 
-    def __init__(self) -> None:
-        # Choices the wizard's forms build from this catalogue (see referrals.forms), by key.
-        self.form_choices: dict[tuple, object] = {}
-
     @cached_property
     def programs(self) -> list[Program]:
         return reference_programs()

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from referrals import forms
 from referrals.models import District, Facility, Program
 from referrals.selectors import Catalogue
 
@@ -61,3 +62,30 @@ def test_kept_reference_data_expires(reference_data, monkeypatch):
     assert "Renamed" not in {d.name for d in catalogue_loaded()[0].districts}
     now[0] += 2
     assert "Renamed" in {d.name for d in catalogue_loaded()[0].districts}
+
+
+# The wizard's choices, built from the kept reference data -----------------------------------
+
+
+def facility_names(district_id: str) -> list[str]:
+    form = forms.WorkplaceForm(
+        data={"workplace-workplace_district": district_id},
+        prefix="workplace",
+        catalogue=Catalogue(),
+    )
+    return [label for _value, label in form.fields["workplace_facility"].choices]
+
+
+def test_a_hospital_added_in_the_admin_is_offered_at_once(reference_data):
+    district = District.objects.filter(facilities__isnull=False).first()
+    assert "A new hospital" not in facility_names(str(district.pk))
+    Facility.objects.create(district=district, name="A new hospital")
+    assert "A new hospital" in facility_names(str(district.pk))
+
+
+def test_made_up_district_ids_offer_no_hospital_and_keep_nothing_more(reference_data):
+    facility_names("1")
+    kept = len(forms._catalogue_choices_kept)
+    for made_up in range(10**9, 10**9 + 50):
+        assert facility_names(str(made_up)) == ["Not listed, or I would rather not say"]
+    assert len(forms._catalogue_choices_kept) <= kept + 1
