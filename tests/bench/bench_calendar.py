@@ -398,12 +398,15 @@ def _burst(cookies, first_index, web_port, arrivals: _Arrivals, options) -> None
     start_at = time.time() + 3  # time for the client process to start
     interval = options.burst_seconds / len(cookies)
     before = arrivals.invitations
+    cpu_before = _machine_cpu_seconds()
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         sent_at = pool.apply(
             _post_paced, (web_port, cookies, start_at, interval, options.burst_clients)
         )
     burst_ended = time.time()
     is_all = arrivals.wait_invitations(before + len(cookies), timeout=FLOORS["burst_s"] * 6)
+    cpu_after = _machine_cpu_seconds()
+    busy, stolen = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     delays = _delivery_delays(arrivals, {first_index + i: at for i, at in enumerate(sent_at)})
     last = max((sent_at[i - first_index] + d for i, d in delays.items()), default=0)
     after = last - burst_ended if delays else float("inf")
@@ -424,6 +427,21 @@ def _burst(cookies, first_index, web_port, arrivals: _Arrivals, options) -> None
         + f", floor ≤ {FLOORS['burst_s']} s); per invitation p50 "
         f"{_percentile(list(delays.values()), 0.5):.2f} s after its POST"
     )
+    print(
+        f"burst CPU, every process on the machine (client, web, worker, PostgreSQL, Redis, "
+        f"SMTP): {busy:.1f} s busy, {1000 * busy / len(cookies):.1f} ms per submission; "
+        f"{stolen:.1f} s stolen by the hypervisor"
+    )
+
+
+def _machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine since boot, from /proc/stat: what every
+    process together costs, which a busy or slow machine changes less than it changes the
+    wall-clock time."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
 
 
 def _post_paced(port: int, cookies: list[str], start_at: float, interval: float, clients: int):
