@@ -233,6 +233,7 @@ def _bench_latency(options: argparse.Namespace) -> None:
                 web_port,
                 arrivals,
                 options,
+                services={"worker": processes[0].pid, "web": processes[1].pid},
             )
     finally:
         for process in processes:
@@ -390,7 +391,7 @@ def _delivery_delays(arrivals: _Arrivals, started_at: dict[int, float]) -> dict[
     return delays
 
 
-def _burst(cookies, first_index, web_port, arrivals: _Arrivals, options) -> None:
+def _burst(cookies, first_index, web_port, arrivals: _Arrivals, options, *, services) -> None:
     """The POSTs paced evenly over the burst window by a spawned client process (threads, so
     a slow answer does not hold up the next), then a wait for every invitation."""
     import multiprocessing
@@ -398,14 +399,14 @@ def _burst(cookies, first_index, web_port, arrivals: _Arrivals, options) -> None
     start_at = time.time() + 3  # time for the client process to start
     interval = options.burst_seconds / len(cookies)
     before = arrivals.invitations
-    cpu_before = _machine_cpu_seconds()
+    cpu_before, by_process_before = _machine_cpu_seconds(), _cpu_by_process(services)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        sent_at = pool.apply(
+        sent_at, client_cpu = pool.apply(
             _post_paced, (web_port, cookies, start_at, interval, options.burst_clients)
         )
     burst_ended = time.time()
     is_all = arrivals.wait_invitations(before + len(cookies), timeout=FLOORS["burst_s"] * 6)
-    cpu_after = _machine_cpu_seconds()
+    cpu_after, by_process_after = _machine_cpu_seconds(), _cpu_by_process(services)
     busy, stolen = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
     delays = _delivery_delays(arrivals, {first_index + i: at for i, at in enumerate(sent_at)})
     last = max((sent_at[i - first_index] + d for i, d in delays.items()), default=0)
@@ -432,6 +433,49 @@ def _burst(cookies, first_index, web_port, arrivals: _Arrivals, options) -> None
         f"SMTP): {busy:.1f} s busy, {1000 * busy / len(cookies):.1f} ms per submission; "
         f"{stolen:.1f} s stolen by the hypervisor"
     )
+    shares = {
+        name: by_process_after[name] - by_process_before.get(name, 0.0)
+        for name in by_process_after
+        if name != "other"
+    }
+    shares["client (its own process)"] = client_cpu
+    shares["other"] = busy - sum(shares.values())
+    print(
+        "  of which, per submission: "
+        + ", ".join(
+            f"{name} {1000 * seconds / len(cookies):.1f} ms"
+            for name, seconds in sorted(shares.items(), key=lambda item: -item[1])
+        )
+    )
+
+
+def _cpu_by_process(services: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each service (the process and everything under it), by
+    PostgreSQL's and Redis's processes, and by this process (the SMTP server) and the rest."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, used, names = {}, {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        pid = int(text.split(" ", 1)[0])
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        parents[pid], names[pid] = int(fields[1]), name
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    owner = {os.getpid(): "bench process (SMTP server)"}
+    owner |= {pid: name for name, pid in services.items()}
+    totals: dict[str, float] = {}
+    for pid, seconds in used.items():
+        label, ancestor = None, pid
+        while label is None and ancestor > 1:
+            label = owner.get(ancestor)
+            ancestor = parents.get(ancestor, 1)
+        if label is None:
+            label = {"postgres": "PostgreSQL", "redis-server": "Redis"}.get(names[pid], "other")
+        totals[label] = totals.get(label, 0.0) + seconds
+    return totals
 
 
 def _machine_cpu_seconds() -> tuple[float, float]:
@@ -446,7 +490,7 @@ def _machine_cpu_seconds() -> tuple[float, float]:
 
 def _post_paced(port: int, cookies: list[str], start_at: float, interval: float, clients: int):
     """In a spawned process: POST each cookie's final step at its planned time; returns when
-    each POST was sent (wall clock)."""
+    each POST was sent (wall clock) and the CPU seconds this process used."""
     from concurrent.futures import ThreadPoolExecutor
 
     sent_at = [0.0] * len(cookies)
@@ -461,9 +505,10 @@ def _post_paced(port: int, cookies: list[str], start_at: float, interval: float,
         sent_at[index] = time.time()
         poster(cookies[index])
 
+    cpu_started = time.process_time()
     with ThreadPoolExecutor(clients) as executor:
         list(executor.map(one, range(len(cookies))))
-    return sent_at
+    return sent_at, time.process_time() - cpu_started
 
 
 def _database_url() -> str:
