@@ -63,9 +63,9 @@ class FixedChoices(BaseChoiceIterator):
     """Choices worked out once and never changed, kept in the form Django normalises them to.
 
     Every form built deep-copies its class's fields, and each choice field and its widget copy
-    and normalise a plain list of choices again; the final POST builds about fifteen forms. A
-    field holding these shares them instead: normalising returns them as they are, and copying
-    them returns the same object.
+    and normalise a plain list of choices again; the final POST builds a dozen forms. A field
+    holding these shares them instead: normalising returns them as they are, and copying them
+    returns the same object.
     """
 
     def __init__(self, choices) -> None:
@@ -148,8 +148,8 @@ def field_anchor(bound: forms.BoundField) -> str:
     return f"{bound.auto_id}_0" if bound.use_fieldset else bound.id_for_label
 
 
-# Choices built from the catalogue's reference rows, by key: (the rows, the choices). Kept as
-# long as this process keeps those rows (see referrals.selectors._reference), as those are.
+# Choices built from the catalogue's reference rows, by key, with the rows they were built
+# from: built again once the process reads those rows again (referrals.selectors._reference).
 _catalogue_choices_kept: dict[tuple, tuple[list, FixedChoices]] = {}
 
 

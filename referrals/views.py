@@ -200,8 +200,8 @@ class ReferralWizard(NamedUrlSessionWizardView):
     def _form_of_stored_answers(self, step: str):
         """The step's form bound to its stored answers, built once per request until an answer
         is stored: the conditions, kwargs and initial values of other steps, the check page and
-        the final revalidation all ask for the same forms (fifteen builds on a final POST,
-        eleven with this)."""
+        the final revalidation all ask for the same forms (sixteen builds on a final POST,
+        twelve with this)."""
         if step not in self.form_list:
             return None
         if step not in self._stored_answer_forms:

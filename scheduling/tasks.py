@@ -34,9 +34,8 @@ def match_referral(self, referral_id: int) -> None:
     Idempotent: a referral already proposed, or in any status other than NEW or UNMATCHED,
     is left alone, so running it twice proposes once; after a burst's batches most of these
     tasks find their referral proposed, at the cost of one statement. The referrer hears
-    "unmatched" only
-    the first time nothing is feasible, not on every retry. A referral whose row another
-    transaction holds is tried again after MATCH_LOCKED_RETRY_SECONDS (at most
+    "unmatched" only the first time nothing is feasible, not on every retry. A referral whose
+    row another transaction holds is tried again after MATCH_LOCKED_RETRY_SECONDS (at most
     MATCH_LOCKED_MAX_RETRIES times): when a worker is killed mid-match, Celery redelivers the
     task at once while the dead worker's transaction may still hold the lock.
     """
@@ -48,7 +47,7 @@ def match_referral(self, referral_id: int) -> None:
         referral_id=referral_id, burst_size=settings.MATCH_COALESCE_MIN_WAITING
     )
     if status not in MATCHABLE:  # checked again under the referral's lock
-        logger.info("match referral %s: %s", referral_id, f"referral is {status or 'gone'}")
+        logger.info("match referral %s: referral is %s", referral_id, status or "gone")
         return
     may_wait = self.request.retries < settings.MATCH_COALESCE_MAX_RETRIES
     if is_burst and not _match_waiting() and may_wait:
