@@ -6,8 +6,7 @@ from collections.abc import Callable
 from functools import cached_property
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists
+from django.db import connection, transaction
 
 from .eligibility import ProgramRules
 from .models import District, Episode, Facility, Program, Referral
@@ -152,14 +151,22 @@ def referral_ids_waiting_for_match(*, limit: int) -> list[int]:
 
 def referral_status_and_burst(*, referral_id: int, burst_size: int) -> tuple[str | None, bool]:
     """The referral's status (None when it is gone) and whether at least `burst_size`
-    referrals are waiting for a match, in one statement."""
-    at_least = Exists(_waiting_for_match().order_by()[burst_size - 1 : burst_size])
-    row = (
-        Referral.objects.filter(pk=referral_id)
-        .annotate(is_burst=at_least)
-        .values_list("status", "is_burst")
-        .first()
+    referrals are waiting for a match (_waiting_for_match), in one statement. Written as SQL:
+    every match task runs it first, and the ORM took longer to build it (about 1.5 ms) than
+    PostgreSQL took to run it."""
+    meta = Referral._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    pk, status, requested = (
+        quote(meta.get_field(name).column) for name in ("id", "status", "match_requested_at")
     )
+    sql = (
+        f"SELECT {status}, EXISTS (SELECT 1 FROM {table} WHERE {status} = %s"
+        f" AND {requested} IS NOT NULL LIMIT 1 OFFSET %s) FROM {table} WHERE {pk} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Referral.Status.NEW, burst_size - 1, referral_id])
+        row = cursor.fetchone()
     if row is None:
         return None, False
-    return row
+    return row[0], bool(row[1])
