@@ -114,7 +114,8 @@ class StepForm(forms.Form):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         for field in cls.declared_fields.values():
-            if isinstance(field, forms.ChoiceField) and not isinstance(field.choices, FixedChoices):
+            # A plain list only: lazy choices (a callable, a queryset's) stay lazy.
+            if isinstance(field, forms.ChoiceField) and isinstance(field.choices, list | tuple):
                 field.choices = FixedChoices(field.choices)
 
     def __init__(
