@@ -136,14 +136,10 @@ def open_referral_ids_for_email(email: str) -> list[int]:
     )
 
 
-def _waiting_for_match():
-    return Referral.objects.filter(status=Referral.Status.NEW, match_requested_at__isnull=False)
-
-
 def referral_ids_waiting_for_match(*, limit: int) -> list[int]:
     """NEW referrals whose match has been asked for, PRIORITY first, then oldest."""
     return list(
-        _waiting_for_match()
+        Referral.objects.filter(status=Referral.Status.NEW, match_requested_at__isnull=False)
         .order_by("-priority", "submitted_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -151,9 +147,10 @@ def referral_ids_waiting_for_match(*, limit: int) -> list[int]:
 
 def referral_status_and_burst(*, referral_id: int, burst_size: int) -> tuple[str | None, bool]:
     """The referral's status (None when it is gone) and whether at least `burst_size`
-    referrals are waiting for a match (_waiting_for_match), in one statement. Written as SQL:
-    every match task runs it first, and the ORM took longer to build it (about 1.5 ms) than
-    PostgreSQL took to run it."""
+    referrals are waiting for a match (as referral_ids_waiting_for_match and the partial index
+    referral_waiting_match_idx define them), in one statement. Written as SQL: every match
+    task runs it first, and the ORM took longer to build it (about 1.5 ms) than PostgreSQL
+    took to run it."""
     meta = Referral._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
