@@ -28,8 +28,8 @@ referral to each time:
   factor makes one block per priority tier); clinician-week → sink (the week's spare capacity);
   class → sink carries the unmatched penalty.
 Every path from a referral to a time costs exactly `scheduling.matching.slot_cost`, so the flow
-optimum is the assignment optimum. OR-Tools' min-cost-flow solver (cost scaling, C++) solves it;
-the flow is then followed down the trees to give each referral its time.
+optimum is the assignment optimum. LEMON's network simplex (C++, through pylmcf) solves it; the
+flow is then followed down the trees to give each referral its time.
 """
 
 import bisect
@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
+import pylmcf
 
 from referrals.windows import WINDOW_KEYS
 
@@ -698,14 +698,19 @@ class _Network:
         is_used = np.zeros(self.next_node, bool)
         is_used[tails] = is_used[heads] = True
         dense = np.cumsum(is_used) - 1
-        solver = min_cost_flow.SimpleMinCostFlow()
-        solver.add_arcs_with_capacity_and_unit_cost(dense[tails], dense[heads], capacities, costs)
-        solver.set_nodes_supplies(np.arange(int(is_used.sum())), supplies[is_used])
-        status = solver.solve()
-        if status != solver.OPTIMAL:
-            raise RuntimeError(f"the batch flow did not solve: {status}")
+        node_count = int(is_used.sum())
+        dense_tails, dense_heads = dense[tails], dense[heads]
+        # pylmcf takes arcs sorted by tail, then head.
+        order = np.argsort(dense_tails * node_count + dense_heads, kind="stable")
+        graph = pylmcf.Graph(node_count, dense_tails[order], dense_heads[order])
+        graph.set_node_supply(supplies[is_used])
+        graph.set_edge_capacities(capacities[order])
+        graph.set_edge_costs(costs[order])
+        graph.solve()  # RuntimeError if infeasible, which the unmatched arcs rule out
         self.tails, self.heads = tails, heads
-        return solver.flows(np.arange(len(tails)))
+        flows = np.empty(len(tails), np.int64)
+        flows[order] = graph.result()
+        return flows
 
     def follow(self, flows: np.ndarray) -> list[tuple[int, int]]:
         """Each unit of flow as (its class, its time's position in the block slots), following
