@@ -11,12 +11,15 @@ outbox exactly when the acceptance is recorded.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from imap_tools import MailBox, MailBoxUnencrypted
+from imap_tools.errors import MailboxFetchError
+from imap_tools.utils import check_command_status
 
 from . import ical, services
 from .models import InboundMessage, InboundReply
@@ -104,10 +107,7 @@ def imap_drain() -> int:
         uids = mailbox.uids("ALL")[: settings.IMAP_BATCH]
         if not uids:
             return 0
-        mails = [
-            (m.uid, m.obj.as_bytes())
-            for m in mailbox.fetch(uid_list=uids, bulk=True, mark_seen=False)
-        ]
+        mails = _fetch_as_held(mailbox, uids)
         try:
             messages_receive([raw for _, raw in mails], source=InboundMessage.Source.IMAP)
             done = [uid for uid, _ in mails]
@@ -117,6 +117,23 @@ def imap_drain() -> int:
         if done:
             mailbox.move(done, settings.IMAP_PROCESSED_FOLDER)
         return len(done)
+
+
+_FETCHED_UID = re.compile(rb"\bUID (\d+)")
+
+
+def _fetch_as_held(mailbox, uids: list[str]) -> list[tuple[str, bytes]]:
+    """(uid, message) for `uids`, each message byte for byte as the server holds it, in one
+    FETCH, leaving them unseen. Not imap-tools' fetch: it parses every message, and writing a
+    parsed message out again changes its line endings, so its digest would no longer match
+    the same message arriving through another door (and parsing twice costs CPU)."""
+    result = mailbox.client.uid("FETCH", ",".join(uids), "(UID BODY.PEEK[])")
+    check_command_status(result, MailboxFetchError)
+    fetched = []
+    for item in result[1]:
+        if isinstance(item, tuple) and (uid := _FETCHED_UID.search(item[0])):
+            fetched.append((uid.group(1).decode(), item[1]))
+    return fetched
 
 
 def _receive_or_leave(uid: str, raw: bytes) -> bool:

@@ -9,7 +9,8 @@ import pytest
 from django.db import transaction
 from imap_tools import MailBoxUnencrypted
 
-from notifications import services
+from notifications import inbound, services
+from notifications.models import InboundMessage
 from notifications.tasks import imap_poll
 from scheduling.models import Appointment
 from tests.notifications import replies
@@ -64,3 +65,39 @@ def test_a_reply_in_the_organizer_mailbox_accepts_and_confirms_the_referrer(
         assert mailbox.uids("ALL") == []
         mailbox.folder.set("Processed")
         assert len(mailbox.uids("ALL")) == 1
+
+
+def test_the_poller_keeps_a_reply_as_the_mailbox_holds_it_so_another_door_knows_it(
+    imap_server, settings, db
+):
+    """The organizer mailbox's copy is stored byte for byte (CRLF and all), so when an
+    inbound-mail service posts the same reply to the HTTP door it is known as a repeat."""
+    settings.IMAP_HOST, settings.IMAP_PORT, settings.IMAP_USE_SSL = (
+        "127.0.0.1",
+        imap_server["port"],
+        False,
+    )
+    settings.IMAP_USER, settings.IMAP_PASSWORD = imap_server["user"], imap_server["password"]
+    appointment = proposed_appointment()
+    with transaction.atomic():
+        services.appointment_notify(appointment_id=appointment.pk, change="proposed")
+    appointment.refresh_from_db()
+    sender = appointment.clinician.calendar_email
+    text = replies.reply_text(
+        uid=appointment.ical_uid, attendee=f"mailto:{sender}", sequence=appointment.ical_sequence
+    )
+    raw = b"\r\n".join(replies.google_reply(text, sender).splitlines()) + b"\r\n"
+    with MailBoxUnencrypted("127.0.0.1", imap_server["port"]).login(
+        imap_server["user"], imap_server["password"]
+    ) as mailbox:
+        mailbox.append(raw, "INBOX")
+
+    assert inbound.imap_drain() == 1
+
+    [stored] = InboundMessage.objects.all()
+    assert bytes(stored.raw) == raw
+    assert Appointment.objects.get(pk=appointment.pk).status == "accepted"
+    again = inbound.message_receive(raw, source=InboundMessage.Source.HTTP)
+    assert again.message is None
+    assert again.summary()["problem"] == "already received"
+    assert InboundMessage.objects.count() == 1
