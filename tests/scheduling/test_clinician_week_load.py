@@ -13,6 +13,7 @@ from scheduling import tasks
 from scheduling.models import Appointment, ClinicianWeek
 from scheduling.services import (
     Response,
+    appointment_propose,
     appointment_respond,
     proposal_expire,
     referral_match,
@@ -65,6 +66,16 @@ def test_a_proposal_counts_in_its_week_until_it_is_declined():
         appointment_id=appointment.pk, response=Response.DECLINED, actor_label="clinician"
     )
     assert held(clinician) == {}
+
+
+def test_a_coordinators_manual_assignment_counts_in_its_week():
+    """Manual assignments and the urgent "talk now" session go through appointment_propose."""
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
+    (slot,) = slots_for(clinician, 40)
+    referral = ReferralFactory(program=program)
+    appointment_propose(referral_id=referral.pk, slot_id=slot.pk, manual_reason="asked for")
+    assert held(clinician) == {monday_of(slot.starts_at): 1}
 
 
 def test_an_accepted_session_still_counts_once_completed():
