@@ -5,14 +5,15 @@ match quickly, alternately, on the same data:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_single REDIS_URL=redis://... \\
       .venv/bin/python -m tests.bench.single_match_probe [--seed] [--after-batch] [--profile] \\
-      [--notify]
+      [--notify] [--statements]
 
 --seed resets the database in DATABASE_URL (use one of its own) and writes the benchmark's
 first scenario (1,000 clinicians, ~94,000 slots, 10,000 pending referrals); --after-batch then
 proposes the batch for all of them and commits it, so the early weeks are full. Without
 either, it adds 60 referrals shaped like the benchmark's single matches, matches each in a
 transaction that is rolled back (every match sees the same data), and deletes them again. With
---notify each match also writes the invitation it calls for, as the match task does.
+--notify each match also writes the invitation it calls for, as the match task does; with
+--statements it prints each statement's median time (its position in the match and its SQL).
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ def main(argv: list[str]) -> None:
     if "--after-batch" in argv:
         print(f"batch: {_propose_batch()} proposals written")
     if "--seed" not in argv and "--after-batch" not in argv:
-        _time_matches(profile="--profile" in argv, notify="--notify" in argv)
+        _time_matches(
+            profile="--profile" in argv,
+            notify="--notify" in argv,
+            per_statement="--statements" in argv,
+        )
 
 
 def _propose_batch() -> int:
@@ -65,7 +70,7 @@ def _propose_batch() -> int:
     return len(referrals_propose_batch(plan=plan).appointment_ids)
 
 
-def _time_matches(*, profile: bool, notify: bool) -> None:
+def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
     from django.db import connection, transaction
 
     from notifications.services import appointment_notify
@@ -75,6 +80,7 @@ def _time_matches(*, profile: bool, notify: bool) -> None:
 
     ids = _new_referrals(MATCHES)
     statements, waited, took, outcomes = [], [], [], Counter()
+    by_statement: dict[str, list[float]] = {}
 
     def counted(execute, sql, params, many, context):
         statements[-1] += 1
@@ -82,7 +88,11 @@ def _time_matches(*, profile: bool, notify: bool) -> None:
         try:
             return execute(sql, params, many, context)
         finally:
-            waited[-1] += (time.perf_counter() - started) * 1000
+            elapsed = (time.perf_counter() - started) * 1000
+            waited[-1] += elapsed
+            if len(statements) > WARM_UP:
+                key = f"{statements[-1]:2d} " + " ".join(sql.split())[:90]
+                by_statement.setdefault(key, []).append(elapsed)
 
     profiler = cProfile.Profile() if profile else None
     try:
@@ -117,6 +127,9 @@ def _time_matches(*, profile: bool, notify: bool) -> None:
         f"{statistics.median(waited):.1f} ms; statements {dict(Counter(statements[WARM_UP:]))}; "
         f"outcomes {dict(outcomes)}"
     )
+    if per_statement:
+        for key, times in sorted(by_statement.items()):
+            print(f"{statistics.median(times):6.2f} ms x{len(times):3d}  {key}")
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
