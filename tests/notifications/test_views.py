@@ -248,16 +248,14 @@ def test_a_plus_tagged_or_google_organizer_mailbox_is_flagged(settings):
 
 
 class FakeMailbox:
-    def __init__(self, messages: dict[str, bytes]) -> None:
-        import email as email_module
+    """imap-tools' mailbox as the poller uses it, with imaplib's answer to a UID FETCH."""
 
-        self.inbox = {
-            uid: type("Mail", (), {"uid": uid, "obj": email_module.message_from_bytes(raw)})
-            for uid, raw in messages.items()
-        }
+    def __init__(self, messages: dict[str, bytes]) -> None:
+        self.inbox = dict(messages)
         self.moved: list[str] = []
         self.created: list[str] = []
         self.folder = self
+        self.client = self
 
     def login(self, user, password, initial_folder):
         return self
@@ -277,8 +275,13 @@ class FakeMailbox:
     def uids(self, criteria):
         return list(self.inbox)
 
-    def fetch(self, uid_list, mark_seen, bulk):
-        return [self.inbox[uid] for uid in uid_list]
+    def uid(self, command, uid_set, parts):
+        assert command == "FETCH" and "BODY.PEEK[]" in parts  # leaves the messages unseen
+        data = []
+        for number, uid in enumerate(uid_set.split(","), start=1):
+            raw = self.inbox[uid]
+            data += [(f"{number} (UID {uid} BODY[] {{{len(raw)}}}".encode(), raw), b")"]
+        return "OK", data
 
     def move(self, uids, folder):
         self.moved.extend(uids)
@@ -291,13 +294,42 @@ def test_the_poller_ingests_each_message_and_moves_it_to_the_processed_folder(se
 
     settings.IMAP_HOST = "127.0.0.1"
     appointment = invited()
-    fake = FakeMailbox({"7": accept_reply(appointment), "8": b"Subject: hi\r\n\r\nnot a reply"})
+    reply = accept_reply(appointment)
+    fake = FakeMailbox({"7": reply, "8": b"Subject: hi\r\n\r\nnot a reply"})
     with mock.patch("notifications.inbound._mailbox", return_value=fake):
         assert imap_poll() == 2
     assert fake.moved == ["7", "8"] and fake.created == ["Processed"]
     appointment.refresh_from_db()
     assert appointment.status == "accepted"
     assert InboundMessage.objects.filter(source="imap").count() == 2
+    assert reply in {bytes(m.raw) for m in InboundMessage.objects.all()}  # as the mailbox held it
+
+
+def test_a_message_that_cannot_be_stored_holds_up_only_itself(settings):
+    from unittest import mock
+
+    from notifications import inbound
+    from notifications.tasks import imap_poll
+
+    settings.IMAP_HOST = "127.0.0.1"
+    appointment = invited()
+    poison = b"Subject: poison\r\n\r\nstoring this fails"
+    fake = FakeMailbox({"7": poison, "8": accept_reply(appointment)})
+    receive = inbound.messages_receive
+
+    def failing_on_poison(raws, *, source):
+        if poison in raws:
+            raise RuntimeError("the database refused it")
+        return receive(raws, source=source)
+
+    with (
+        mock.patch("notifications.inbound._mailbox", return_value=fake),
+        mock.patch("notifications.inbound.messages_receive", side_effect=failing_on_poison),
+    ):
+        assert imap_poll() == 1
+    assert fake.moved == ["8"]  # the poison message stays in the inbox for the next poll
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
 
 
 def test_the_poller_does_nothing_without_a_configured_mailbox():
