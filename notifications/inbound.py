@@ -129,10 +129,18 @@ def _fetch_as_held(mailbox, uids: list[str]) -> list[tuple[str, bytes]]:
     the same message arriving through another door (and parsing twice costs CPU)."""
     result = mailbox.client.uid("FETCH", ",".join(uids), "(UID BODY.PEEK[])")
     check_command_status(result, MailboxFetchError)
-    fetched = []
+    answers: list[list[bytes]] = []  # per message: its response line, and its bytes
     for item in result[1]:
-        if isinstance(item, tuple) and (uid := _FETCHED_UID.search(item[0])):
-            fetched.append((uid.group(1).decode(), item[1]))
+        if isinstance(item, tuple):
+            answers.append([item[0], item[1]])
+        elif isinstance(item, bytes) and answers:
+            answers[-1][0] += item  # the line's rest: some servers put the UID after the body
+    fetched = []
+    for line, raw in answers:
+        if uid := _FETCHED_UID.search(line):
+            fetched.append((uid.group(1).decode(), raw))
+        else:  # left in the inbox, not lost; the next poll asks again
+            logger.warning("IMAP FETCH answer without a UID (%d bytes)", len(raw))
     return fetched
 
 

@@ -279,8 +279,11 @@ class FakeMailbox:
         assert command == "FETCH" and "BODY.PEEK[]" in parts  # leaves the messages unseen
         data = []
         for number, uid in enumerate(uid_set.split(","), start=1):
-            raw = self.inbox[uid]
-            data += [(f"{number} (UID {uid} BODY[] {{{len(raw)}}}".encode(), raw), b")"]
+            raw, size = self.inbox[uid], len(self.inbox[uid])
+            if number % 2:
+                data += [(f"{number} (UID {uid} BODY[] {{{size}}}".encode(), raw), b")"]
+            else:  # some servers answer with the UID after the body
+                data += [(f"{number} (BODY[] {{{size}}}".encode(), raw), f" UID {uid})".encode()]
         return "OK", data
 
     def move(self, uids, folder):
