@@ -207,7 +207,10 @@ class Referral(models.Model):
         DIFFERENT = "different", "A different specialty"
 
     reference = models.CharField(max_length=12, unique=True)
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="referrals")
+    # Indexed by referral_program_status_idx, which leads with it.
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="referrals", db_index=False
+    )
     episode = models.ForeignKey(
         Episode, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals"
     )
@@ -215,7 +218,12 @@ class Referral(models.Model):
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.SELF)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.ROUTINE)
     intake_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # referral_intake_by_idx
     )
 
     # The person
@@ -274,7 +282,12 @@ class Referral(models.Model):
     hold_reason = models.CharField(max_length=200, blank=True)
     urgent_acknowledged_at = models.DateTimeField(null=True, blank=True)
     urgent_acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # referral_urgent_ack_by_idx
     )
     urgent_acknowledgement_note = EncryptedTextField(blank=True)
     wants_urgent_consult = models.BooleanField(default=False)
@@ -298,6 +311,19 @@ class Referral(models.Model):
                 "submitted_at",
                 condition=Q(status="new", match_requested_at__isnull=False),
                 name="referral_waiting_match_idx",
+            ),
+            # Only the few referrals a staff member took by phone or acknowledged as urgent
+            # have these: a full index gave every referral an entry, which every change of
+            # status (a batch moves thousands) then had to write again.
+            models.Index(
+                fields=["intake_by"],
+                condition=Q(intake_by__isnull=False),
+                name="referral_intake_by_idx",
+            ),
+            models.Index(
+                fields=["urgent_acknowledged_by"],
+                condition=Q(urgent_acknowledged_by__isnull=False),
+                name="referral_urgent_ack_by_idx",
             ),
         ]
 

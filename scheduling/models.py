@@ -194,7 +194,7 @@ class Appointment(models.Model):
     session_number = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
     modality = models.CharField(max_length=8, choices=Modality.choices, default=Modality.PHONE)
-    ical_uid = models.CharField(max_length=100, unique=True, default=new_ical_uid)
+    ical_uid = models.CharField(max_length=100, default=new_ical_uid)  # appointment_ical_uid_unique
     ical_sequence = models.PositiveIntegerField(default=0)
     match_explanation = models.JSONField(default=dict, blank=True)
     manual_assignment_reason = models.TextField(blank=True)
@@ -211,6 +211,10 @@ class Appointment(models.Model):
                 condition=Q(status__in=["proposed", "tentative", "accepted"]),
                 name="one_live_appointment_per_slot",
             ),
+            # A constraint rather than unique=True: on PostgreSQL that also made a second,
+            # pattern-matching index, which nothing asks for (UIDs are only looked up whole)
+            # and every new appointment had to write.
+            models.UniqueConstraint(fields=["ical_uid"], name="appointment_ical_uid_unique"),
         ]
         indexes = [models.Index(fields=["status", "expires_at"], name="appointment_expiry_idx")]
 

@@ -55,7 +55,11 @@ class QueueFilters:
                 | Q(**{f"{prefix}employer_district": self.district})
             )
         if self.reference:
-            referrals = referrals.filter(**{f"{prefix}reference__istartswith": self.reference})
+            # References are upper case (REFERENCE_ALPHABET): a case-sensitive prefix match
+            # on the upper-cased search can use the reference's index, as istartswith cannot.
+            referrals = referrals.filter(
+                **{f"{prefix}reference__startswith": self.reference.upper()}
+            )
         return referrals
 
 
