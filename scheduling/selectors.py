@@ -30,6 +30,7 @@ from django.db.models import (
     Value,
 )
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
@@ -106,6 +107,13 @@ class EpochSeconds(Func):
     thousands of times come back as plain integers instead of time-zone-aware datetimes."""
 
     output_field = BigIntegerField()
+
+    @cached_property
+    def convert_value(self):
+        # Both templates CAST to an integer, which the drivers hand back as int already.
+        # Django's default for an integer expression is an int() per value, which was a
+        # quarter of reading a batch's hundred thousand times.
+        return self._convert_value_noop
 
     def as_postgresql(self, compiler, connection, **extra):
         template = EPOCH_SECONDS_TEMPLATES["postgresql"]
