@@ -111,8 +111,8 @@ class EpochSeconds(Func):
     @cached_property
     def convert_value(self):
         # Both templates CAST to an integer, which the drivers hand back as int already.
-        # Django's default for an integer expression is an int() per value, which was a
-        # quarter of reading a batch's hundred thousand times.
+        # Django's default for an integer expression calls int() on every value: about 40 %
+        # of the CPU time of reading a batch's open times.
         return self._convert_value_noop
 
     def as_postgresql(self, compiler, connection, **extra):

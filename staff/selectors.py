@@ -55,11 +55,9 @@ class QueueFilters:
                 | Q(**{f"{prefix}employer_district": self.district})
             )
         if self.reference:
-            # References are upper case (REFERENCE_ALPHABET): a case-sensitive prefix match
-            # on the upper-cased search can use the reference's index, as istartswith cannot.
-            referrals = referrals.filter(
-                **{f"{prefix}reference__startswith": self.reference.upper()}
-            )
+            # The filter form upper-cases the search, as references are: a case-sensitive
+            # prefix match can then use the reference's index, which istartswith cannot.
+            referrals = referrals.filter(**{f"{prefix}reference__startswith": self.reference})
         return referrals
 
 
