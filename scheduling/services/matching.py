@@ -467,7 +467,7 @@ def proposal_expire(*, appointment_id: int, now: dt.datetime | None = None) -> R
     ("expired") and queues the new match."""
     now = now or timezone.now()
     appointment = (
-        Appointment.objects.select_for_update(skip_locked=True)
+        Appointment.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(pk=appointment_id, status__in=(A.PROPOSED, A.TENTATIVE), expires_at__lte=now)
         .first()
     )
@@ -505,7 +505,7 @@ def referral_rematch(
     now = now or timezone.now()
     referral = Referral.objects.select_for_update().get(pk=referral_id)
     live = (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .filter(referral=referral, status__in=(A.PROPOSED, A.TENTATIVE))
         .first()
     )

@@ -211,7 +211,7 @@ def _cancel(appointment: Appointment, *, actor: AbstractBaseUser, reason: str) -
 
 def _locked_live_appointments(referral_id: int) -> list[Appointment]:
     return list(
-        Appointment.objects.select_for_update().filter(
+        Appointment.objects.select_for_update(of=("self",)).filter(
             referral_id=referral_id, status__in=Appointment.LIVE_STATUSES
         )
     )
@@ -220,7 +220,7 @@ def _locked_live_appointments(referral_id: int) -> list[Appointment]:
 def _locked_session(referral_id: int, appointment_id: int) -> tuple[Appointment, Referral]:
     """The case's live session and the case, locked in that order."""
     appointment = (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .filter(pk=appointment_id, referral_id=referral_id)
         .first()
     )

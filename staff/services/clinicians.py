@@ -186,7 +186,7 @@ def clinician_deactivate(
     clinician.is_active = False
     clinician.is_on_duty = False
     clinician.save(update_fields=["is_active", "is_on_duty"])
-    pending = Appointment.objects.select_for_update().filter(
+    pending = Appointment.objects.select_for_update(of=("self",)).filter(
         clinician=clinician, status__in=(A.PROPOSED, A.TENTATIVE)
     )
     rematched = 0

@@ -17,7 +17,9 @@ from scheduling.selectors import assignment_breaches
 from scheduling.services import (
     Response,
     appointment_respond,
+    proposal_expire,
     referral_match,
+    referral_rematch,
     referrals_plan_batch,
     referrals_propose_batch,
 )
@@ -233,6 +235,42 @@ def test_a_match_that_finds_its_referral_locked_elsewhere_tries_again_shortly(
         other.rollback()
     tasks.match_referral(referral.pk)
     assert referral.appointments.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_on_the_sessions_time_holds_up_neither_its_expiry_nor_a_rematch():
+    """Expiring or withdrawing a proposal locks the appointment, not its slot: a clinician's
+    availability change checking that slot meanwhile must not make the expiry skip the
+    proposal (left held past its deadline) or keep a coordinator's re-match waiting."""
+    import psycopg
+
+    from tests.conftest import database_url_for_subprocesses
+
+    program = ProgramFactory()
+    clinician_with_slots(program, 30)
+    clinician_with_slots(program, 50)
+    expiring, withdrawn = ReferralFactory(program=program), ReferralFactory(program=program)
+    for referral in (expiring, withdrawn):
+        referral_match(referral_id=referral.pk)
+    (first,), (second,) = live(expiring), live(withdrawn)
+    Appointment.objects.filter(pk=first.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    with psycopg.connect(database_url_for_subprocesses()) as other:
+        other.execute(
+            "SELECT id FROM scheduling_slot WHERE id = ANY(%s) FOR UPDATE",
+            [[first.slot_id, second.slot_id]],
+        )
+        assert proposal_expire(appointment_id=first.pk).is_changed
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            referral_rematch(referral_id=withdrawn.pk, actor=None, actor_label="test", reason="")
+        other.rollback()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (A.EXPIRED, A.CANCELLED)
 
 
 def test_with_nothing_feasible_the_referral_waits_unmatched_with_the_reason():
