@@ -33,7 +33,11 @@ def urgent_consult_propose(
     appointment already proposed.
     """
     now = now or timezone.now()
-    referral = Referral.objects.select_for_update().select_related("program").get(pk=referral_id)
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=referral_id)
+    )
     existing = urgent_consult_current(referral_id=referral.pk)
     if existing is not None:
         return existing

@@ -146,3 +146,26 @@ def test_only_the_person_who_was_diverted_can_ask_for_their_consult(client, drs4
     stranger = Client()
     stranger.post("/refer/urgent/", {"talk_now": "yes"})
     assert Referral.objects.get().status == "diverted"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_arranging_an_urgent_consult_does_not_hold_up_new_referrals_to_the_program(
+    diverted, drs4drs
+):
+    """The consult locks the person's referral, not the program it names: a new referral to
+    the program checks that row (its foreign key) at commit, and must not wait meanwhile."""
+    import psycopg
+    from django.db import transaction
+
+    from tests.conftest import database_url_for_subprocesses
+
+    slot_in(20, counsellor(drs4drs))
+    with transaction.atomic():
+        assert urgent_consult_propose(referral_id=diverted.pk, now=NOW) is not None
+        with psycopg.connect(database_url_for_subprocesses()) as other:
+            locked = other.execute(
+                "SELECT id FROM referrals_program WHERE id = %s FOR KEY SHARE SKIP LOCKED",
+                [drs4drs.pk],
+            ).fetchall()
+    assert locked == [(drs4drs.pk,)]
