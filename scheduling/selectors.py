@@ -824,7 +824,7 @@ def eligible_clinician_ids(need: Need) -> list[int]:
 
 def slot_locked(slot_id: int) -> tuple[int, dt.datetime] | None:
     """Lock an offered slot's row unless another worker holds it: its clinician and start,
-    or None. Written as SQL, like `clinician_locked`."""
+    or None. Taken after its clinician's (`clinician_locked`). Written as SQL, like that."""
     lock = (
         " FOR UPDATE OF s SKIP LOCKED"
         if connection.features.has_select_for_update_skip_locked
@@ -841,17 +841,14 @@ def slot_locked(slot_id: int) -> tuple[int, dt.datetime] | None:
     return clinician_id, dt.datetime.fromtimestamp(starts_at_s, dt.UTC)
 
 
-def clinician_locked(
-    need: Need, slot_id: int, clinician_id: int, *, starts_at: dt.datetime
-) -> tuple[ClinicianProfile, int, bool]:
+def clinician_locked(need: Need, clinician_id: int) -> ClinicianProfile:
     """Lock a clinician's row and read them as the database holds them now, for checking a
     choice made from this process's copy: their links only as far as this referral's rules
-    ask about them (its program, the districts and facilities it excludes). Then, in one
-    statement once the lock is held (so it sees what the previous holder committed), the
-    sessions they hold in the week of `starts_at` (in their zone as it is now) and whether a
-    live session holds `slot_id`. Returns (profile, held, is_taken). Written as SQL: every
-    match runs both, and building them with the ORM cost three times as long as running
-    them."""
+    ask about them (its program, the districts and facilities it excludes). Taken before the
+    lock on any of their times (`slot_locked`), in the order saving their availability takes
+    them (`slots_materialise`), so neither waits on the other while holding what it needs.
+    Written as SQL, like `held_and_taken`: every match runs both, and building them with the
+    ORM cost three times as long as running them."""
     asked = (
         (Clinician.programs.through, "program_id", [need.program_id]),
         (Clinician.districts.through, "district_id", sorted(need.excluded_district_ids)),
@@ -879,8 +876,16 @@ def clinician_locked(
         "district": {clinician_id: [district_id] if district_id else []},
         "facility": {clinician_id: [facility_id] if facility_id else []},
     }
-    profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
-    zone = profile.time_zone
+    return _profile(row, own, booked_by_week={}, upcoming_load=0)
+
+
+def held_and_taken(
+    clinician: ClinicianProfile, slot_id: int, *, starts_at: dt.datetime
+) -> tuple[int, bool]:
+    """In one statement, once the clinician's and the slot's locks are held (so it sees what
+    the previous holder committed): the sessions the clinician holds in the week of
+    `starts_at` (in their zone as it is now) and whether a live session holds `slot_id`."""
+    zone = clinician.time_zone
     held_statuses, held_values = _among_sql("a.status", HELD)
     live_statuses, live_values = _among_sql("a.status", LIVE)
     ((held, is_taken),) = _rows(
@@ -891,14 +896,14 @@ def clinician_locked(
         f" EXISTS (SELECT 1 FROM {Appointment._meta.db_table} AS a"
         f" WHERE a.slot_id = %s AND {live_statuses})",
         [
-            clinician_id,
+            clinician.clinician_id,
             *held_values,
             *map(_datetime_value, week_bounds(week_start_on(starts_at, zone), zone)),
             slot_id,
             *live_values,
         ],
     )
-    return profile, held, bool(is_taken)
+    return held, bool(is_taken)
 
 
 def _held_by_week(

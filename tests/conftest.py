@@ -83,6 +83,26 @@ def database_url_for_subprocesses() -> str:
     )
 
 
+def wait_until_a_backend_waits_on_a_lock(deadline_seconds: float) -> bool:
+    """Whether some PostgreSQL backend of the test database is waiting on a row lock within
+    `deadline_seconds` (polled, bounded): for tests that need another transaction blocked."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + deadline_seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.05)
+    return False
+
+
 @pytest.fixture(autouse=True)
 def _no_matching_copies():
     """Matching keeps clinicians' attributes and the offered times in the process; a test

@@ -50,6 +50,7 @@ from ..selectors import (
     clinician_locked,
     clinician_profiles,
     explanation_inputs,
+    held_and_taken,
     match_profiles,
     matching_weights,
     need_of,
@@ -330,28 +331,27 @@ class _Pool:
 
 
 def _lock_free_slot(need: Need, proposal: Proposal) -> HeldTime | None:
-    """Lock the proposal's time unless another worker holds it, then its clinician, and make
-    sure the time is not taken, the clinician may still see this referral as they are now
-    (the choice was made from this process's copy of clinicians) and their week still has
-    room (the clinician row serialises that check)."""
+    """Lock the proposal's clinician, then its time unless another worker holds it, and make
+    sure the time is still theirs and not taken, the clinician may still see this referral as
+    they are now (the choice was made from this process's copy of clinicians) and their week
+    still has room (the clinician row serialises that check)."""
+    clinician = clinician_locked(need, proposal.clinician_id)
     locked = slot_locked(proposal.slot_id)
-    if locked is None:
+    if locked is None or locked[0] != proposal.clinician_id:
         return None
-    clinician_id, starts_at = locked
-    clinician, held, is_taken = clinician_locked(
-        need, proposal.slot_id, clinician_id, starts_at=starts_at
-    )
+    starts_at = locked[1]
+    held, is_taken = held_and_taken(clinician, proposal.slot_id, starts_at=starts_at)
     if is_taken:
         return None
     if clinician_breaches(need, clinician):
-        logger.info("clinician %s changed since this worker read them", clinician_id)
+        logger.info("clinician %s changed since this worker read them", proposal.clinician_id)
         clinician_copies_forget()
         return None
     if held >= clinician.weekly_capacity:
         return None
     return HeldTime(
         slot_id=proposal.slot_id,
-        clinician_id=clinician_id,
+        clinician_id=proposal.clinician_id,
         starts_at=starts_at,
         time_zone=clinician.time_zone,
         offers_phone=clinician.offers_phone,
@@ -578,6 +578,8 @@ def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
         )
     }
     proposals = [p for p in plan.proposals if p.referral_id in referrals]
+    # Clinicians before their times, as a single match and saving availability lock them.
+    _clinicians_locked({p.clinician_id for p in proposals})
     free = set(
         Slot.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(among("pk", [p.slot_id for p in proposals]), is_offered=True)
@@ -593,14 +595,18 @@ def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
     return BatchOutcome(tuple(appointment_ids), tuple(newly), skipped)
 
 
-def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
-    """Lock the clinicians (in id order) and keep the proposals their weeks still have room
-    for, counting what is held now."""
-    ids = sorted({p.clinician_id for p in proposals})
-    locked = Clinician.objects.select_for_update().filter(among("pk", ids)).order_by("pk")
+def _clinicians_locked(ids: set[int]) -> None:
+    """Lock the clinicians' rows, in id order."""
+    locked = Clinician.objects.select_for_update().filter(among("pk", sorted(ids))).order_by("pk")
     list(locked.values_list("pk"))
+
+
+def _within_capacity(proposals: list[Proposal]) -> list[Proposal]:
+    """The proposals the clinicians' weeks (locked by the caller) still have room for,
+    counting what is held now."""
     if not proposals:
         return []
+    ids = sorted({p.clinician_id for p in proposals})
     first = min(p.starts_at for p in proposals) - dt.timedelta(days=8)
     last = max(p.starts_at for p in proposals) + dt.timedelta(days=8)
     weights = matching_weights()

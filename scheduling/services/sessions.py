@@ -289,12 +289,14 @@ def appointment_reschedule(
 
 
 def _locked_slot(slot_id: int, appointment: Appointment, *, now: dt.datetime) -> Slot:
-    slot = Slot.objects.select_for_update(of=("self",)).filter(pk=slot_id).first()
-    if slot is None or slot.pk == appointment.slot_id:
+    clinician_id = Slot.objects.filter(pk=slot_id).values_list("clinician_id", flat=True).first()
+    if clinician_id is None or slot_id == appointment.slot_id:
         raise SessionActionError("Choose a time other than the session's own.")
-    # The clinician row serialises capacity checks for their weeks, as the matcher's do.
-    list(Clinician.objects.select_for_update().filter(pk=slot.clinician_id).values_list("pk"))
-    if move_breaches(appointment, slot, now=now):
+    # The clinician row serialises capacity checks for their weeks, as the matcher's do, and
+    # is locked before the time, in the order matching and saving availability take them.
+    list(Clinician.objects.select_for_update().filter(pk=clinician_id).values_list("pk"))
+    slot = Slot.objects.select_for_update(of=("self",)).filter(pk=slot_id).first()
+    if slot is None or move_breaches(appointment, slot, now=now):
         raise SessionActionError("That time is no longer available. Please choose another.")
     return slot
 

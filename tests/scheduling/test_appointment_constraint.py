@@ -1,13 +1,13 @@
 """The database, not luck, keeps two live appointments off one slot."""
 
 import threading
-import time
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from scheduling.models import Appointment
 from scheduling.workflow import appointment_transition
+from tests.conftest import wait_until_a_backend_waits_on_a_lock
 from tests.referrals.factories import ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, SlotFactory
 
@@ -58,20 +58,6 @@ def _open_transaction() -> None:
         cursor.execute("SELECT 1")
 
 
-def _wait_until_a_backend_waits_on_a_lock(deadline_seconds: float) -> bool:
-    deadline = time.monotonic() + deadline_seconds
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.05)
-    return False
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_transactions_cannot_both_put_a_live_appointment_on_one_slot():
@@ -117,7 +103,7 @@ def test_two_concurrent_transactions_cannot_both_put_a_live_appointment_on_one_s
     for thread in threads:
         thread.start()
     assert first_inserted.wait(timeout=10)
-    was_blocked = _wait_until_a_backend_waits_on_a_lock(10)
+    was_blocked = wait_until_a_backend_waits_on_a_lock(10)
     may_commit.set()
     for thread in threads:
         thread.join(timeout=20)

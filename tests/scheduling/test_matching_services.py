@@ -273,6 +273,46 @@ def test_a_lock_on_the_sessions_time_holds_up_neither_its_expiry_nor_a_rematch()
     assert (first.status, second.status) == (A.EXPIRED, A.CANCELLED)
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_match_waits_for_a_clinicians_availability_change_without_holding_their_time():
+    """Saving a clinician's availability locks the clinician, then the times it withdraws. A
+    match takes the same locks in the same order: while it waits for the clinician it holds
+    none of their times, so the save can go on (in the other order the two deadlocked, and
+    PostgreSQL aborted one of them)."""
+    import threading
+
+    import psycopg
+
+    from tests.conftest import database_url_for_subprocesses, wait_until_a_backend_waits_on_a_lock
+
+    program = ProgramFactory()
+    clinician, (slot,) = clinician_with_slots(program, 30)
+    referral = ReferralFactory(program=program)
+    outcomes = []
+
+    def match() -> None:
+        try:
+            outcomes.append(referral_match(referral_id=referral.pk).detail)
+        finally:
+            connection.close()
+
+    with psycopg.connect(database_url_for_subprocesses()) as availability:
+        availability.execute(
+            "SELECT id FROM scheduling_clinician WHERE id = %s FOR NO KEY UPDATE", [clinician.pk]
+        )
+        matching = threading.Thread(target=match)
+        matching.start()
+        assert wait_until_a_backend_waits_on_a_lock(10)
+        withdrawn = availability.execute(
+            "SELECT id FROM scheduling_slot WHERE id = %s FOR UPDATE NOWAIT", [slot.pk]
+        ).fetchall()
+        availability.rollback()
+        matching.join(timeout=20)
+    assert withdrawn == [(slot.pk,)]
+    assert outcomes == ["proposed"]
+
+
 def test_with_nothing_feasible_the_referral_waits_unmatched_with_the_reason():
     program, home = ProgramFactory(), DistrictFactory()
     clinician_with_slots(program, 30, district=home)
