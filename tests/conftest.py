@@ -99,6 +99,8 @@ def wait_until_a_backend_waits_on_a_lock(deadline_seconds: float) -> bool:
             )
             if cursor.fetchone()[0]:
                 return True
+            # PostgreSQL cannot tell a client when another backend starts to wait on a lock,
+            # so this polls, within the deadline.
             time.sleep(0.05)
     return False
 
