@@ -468,22 +468,29 @@ def _outside_full_weeks(times: SlotTable, *, earliest: dt.datetime) -> SlotTable
     if not full or len(times) == 0:
         return times
     weeks = np.array(full, np.int64)
+    # Only the times of clinicians with a full week are placed in weeks: with a few full
+    # weeks among tens of thousands of candidate times, sorting them all cost more than the
+    # query.
+    asked = np.nonzero(np.isin(times.clinician_ids, weeks[:, 0]))[0]
+    clinician_ids, starts_at = times.clinician_ids[asked], times.starts_at[asked]
     # (clinician, start) pairs sorted as one integer: each clinician as a small code, times
     # in epoch seconds below 2**33 (the year 2242).
-    _ids, code = np.unique(np.concatenate([weeks[:, 0], times.clinician_ids]), return_inverse=True)
+    _ids, code = np.unique(np.concatenate([weeks[:, 0], clinician_ids]), return_inverse=True)
     week_key = code[: len(weeks)] * 2**33 + weeks[:, 1]
     order = np.argsort(week_key)
     week_key, weeks = week_key[order], weeks[order]
     time_code = code[len(weeks) :]
     # Each time's week among its own clinician's full weeks: the last one starting before it.
-    position = np.searchsorted(week_key, time_code * 2**33 + times.starts_at, "right") - 1
+    position = np.searchsorted(week_key, time_code * 2**33 + starts_at, "right") - 1
     position = np.clip(position, 0, None)
     inside = (
-        (weeks[position, 0] == times.clinician_ids)
-        & (weeks[position, 1] <= times.starts_at)
-        & (times.starts_at < weeks[position, 2])
+        (weeks[position, 0] == clinician_ids)
+        & (weeks[position, 1] <= starts_at)
+        & (starts_at < weeks[position, 2])
     )
-    return times.take(np.nonzero(~inside)[0])
+    kept = np.ones(len(times), bool)
+    kept[asked[inside]] = False
+    return times.take(np.nonzero(kept)[0])
 
 
 def _first_open(times: SlotTable, limit: int) -> SlotTable:

@@ -224,3 +224,16 @@ def test_moving_a_session_to_another_week_moves_its_count():
     assert appointment.slot == this_week
     appointment_move(appointment, next_week, actor_label="coordinator")
     assert held(clinician) == {monday_of(next_week.starts_at): 1}
+
+
+def test_one_clinicians_full_week_hides_no_one_elses_times_that_week():
+    program = ProgramFactory()
+    full = ClinicianFactory(programs=[program], districts=[DistrictFactory()], weekly_capacity=1)
+    free = ClinicianFactory(programs=[program], districts=[DistrictFactory()], weekly_capacity=1)
+    slots_for(full, 40, 40 + 24 * 8)
+    AppointmentFactory(slot=slots_for(full, 41)[0], status=A.ACCEPTED)
+    (same_week,) = slots_for(free, 42)
+    clinician_weeks_recount()
+    referral = ReferralFactory(program=program)
+    outcome = referral_match(referral_id=referral.pk)
+    assert Appointment.objects.get(pk=outcome.appointment_id).slot == same_week
