@@ -39,3 +39,16 @@ def test_a_session_gone_meanwhile_is_not_written_back():
     with pytest.raises(UpdateError):
         session.save()
     assert not Session.objects.exists()
+
+
+def test_an_expired_session_reads_as_a_new_one():
+    with time_machine.travel("2026-12-01 09:00Z", tick=False):
+        session = SessionStore()
+        session["step"] = "check"
+        session.set_expiry(60)
+        session.create()
+    with time_machine.travel("2026-12-01 09:02Z", tick=False):
+        returning = SessionStore(session_key=session.session_key)
+        assert returning.load() == {}
+        assert returning.session_key is None  # a new key when it is next saved
+        assert SessionStore(session_key="no-such-key").load() == {}
