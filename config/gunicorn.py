@@ -1,17 +1,22 @@
 """gunicorn's settings for every way the site is served: compose, the Docker image and the
 benchmarks (`gunicorn -c config/gunicorn.py config.wsgi:application`).
 
-Each worker process runs several threads: a request spends much of its time waiting on
-PostgreSQL, Redis or the client, and threads let one process serve others meanwhile. Each thread
-keeps its own database connection (DATABASE_CONN_MAX_AGE), so PostgreSQL's max_connections must
-exceed workers × threads for every web container, plus the workers'.
+Four single-threaded (sync) worker processes by default: a request here is mostly Python, its
+waits on PostgreSQL and Redis a millisecond or two, so on two cores threads only took turns
+holding the interpreter's lock. In a burst of 1,000 submissions four sync workers took them in
+about 0.7 s less than three processes of four threads (docs/reliability.md, 2 December, a sixth
+session). A sync worker is held for the whole of a slow client's request, so the site is served
+behind a proxy that buffers requests, as production's TLS proxy does (SECURE_PROXY_SSL_HEADER).
+WEB_THREADS above 1 switches to threads. Each thread keeps its own database connection
+(DATABASE_CONN_MAX_AGE), so PostgreSQL's max_connections must exceed workers × threads for every
+web container, plus the workers'.
 """
 
 import os
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("WEB_TIMEOUT_SECONDS", "30"))
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 

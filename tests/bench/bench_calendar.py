@@ -1,7 +1,7 @@
 """Calendar benchmarks: `python -m tests.bench calendar [--sequential=N] [--burst=N] ...`.
 
 1. Submit-to-invitation latency: from the wizard's final POST (the check page's "Send", to
-   gunicorn run with config/gunicorn.py: --web-workers processes × --web-threads threads) to the
+   gunicorn run with config/gunicorn.py, its shape or --web-workers × --web-threads) to the
    SMTP server (aiosmtpd) accepting the clinician's invitation, with a real Redis and a real
    Celery worker, all on loopback. Between the two: the referral saved, matching queued after
    commit, the match (alone, or batched in a burst), the invitation written to the outbox and
@@ -68,8 +68,8 @@ def _options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--service-logs", default="", help="a directory for the web and worker logs (INFO)"
     )
-    parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, help="WEB_CONCURRENCY; config/gunicorn.py's")
+    parser.add_argument("--web-threads", type=int, help="WEB_THREADS; config/gunicorn.py's")
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--worker-pool", choices=["prefork", "threads", "solo"], default="threads")
@@ -547,11 +547,9 @@ def _start_web(port: int, smtp_port: int, options: argparse.Namespace) -> subpro
 
     from django.conf import settings
 
-    environment = _service_environment(smtp_port, options) | {
-        "WEB_CONCURRENCY": str(options.web_workers),
-        "WEB_THREADS": str(options.web_threads),
-        "WEB_ACCESS_LOG": "",
-    }
+    environment = _service_environment(smtp_port, options) | {"WEB_ACCESS_LOG": ""}
+    shape = {"WEB_CONCURRENCY": options.web_workers, "WEB_THREADS": options.web_threads}
+    environment |= {name: str(value) for name, value in shape.items() if value is not None}
     web = subprocess.Popen(
         [
             sys.executable,
