@@ -4,7 +4,7 @@ benchmarks (`gunicorn -c config/gunicorn.py config.wsgi:application`).
 Four single-threaded (sync) worker processes by default: a request here is mostly Python, its
 waits on PostgreSQL and Redis a millisecond or two, so on two cores threads only took turns
 holding the interpreter's lock. In a burst of 1,000 submissions four sync workers took them in
-about 0.7 s less than three processes of four threads (docs/reliability.md, 2 December, a sixth
+0.5–0.9 s less than three processes of four threads (docs/reliability.md, 2 December, a sixth
 session). A sync worker is held for the whole of a slow client's request, so the site is served
 behind a proxy that buffers requests, as production's TLS proxy does (SECURE_PROXY_SSL_HEADER).
 WEB_THREADS above 1 switches to threads. Each thread keeps its own database connection

@@ -102,8 +102,6 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
         "DATABASE_CONNECT_TIMEOUT_SECONDS", default=5
     )
-    # PostgreSQL compiles a statement it guesses costly (a batch's reads of ten thousand
-    # referrals) before running it; that took longer than running it (15 ms of a 27 ms read).
     # Parameters sent apart from the SQL, and a statement a connection has run a few times
     # kept prepared: PostgreSQL then stops planning it again, which took longer than running
     # most of a single match's statements (0.43 ms of 0.5 for reading an appointment).
@@ -113,6 +111,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int(
             "DATABASE_PREPARE_THRESHOLD", default=5
         )
+    # PostgreSQL compiles a statement it guesses costly (a batch's reads of ten thousand
+    # referrals) before running it; that took longer than running it (15 ms of a 27 ms read).
     if not env.bool("DATABASE_JIT", default=False):
         options = DATABASES["default"]["OPTIONS"]
         options["options"] = f"{options.get('options', '')} -c jit=off".strip()
