@@ -34,10 +34,10 @@ class InboundReplyInline(admin.TabularInline):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
-    list_display = ("pk", "source", "problem", "received_at")
+    list_display = ("pk", "source", "problem", "received_at", "applied_at")
     list_filter = ("source",)
     exclude = ("raw",)
-    readonly_fields = ("source", "digest", "message_id", "problem", "received_at")
+    readonly_fields = ("source", "digest", "message_id", "problem", "received_at", "applied_at")
     inlines = [InboundReplyInline]
 
     def has_add_permission(self, request):

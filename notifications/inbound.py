@@ -4,8 +4,14 @@ poller and the MTA pipe command.
 This is outer-layer composition, read top to bottom: store the raw message, parse every
 calendar part (ical.message_parse, pure), apply each reply through the appointment service
 (services.replies_apply → scheduling's appointments_respond), then tell whoever needs telling
-(services.appointments_notify) — all in one transaction, so the referrer's confirmation is in the
-outbox exactly when the acceptance is recorded.
+(services.appointments_notify) — the last three in one transaction, so the referrer's
+confirmation is in the outbox exactly when the acceptance is recorded.
+
+The IMAP poller does it all at once for what it fetched (messages_receive). The HTTP and pipe
+doors only keep the message (message_accept) and answer: the worker applies what they kept in
+batches (stored_apply, from notifications.tasks.inbound_apply), so a burst of replies costs a
+few batches rather than the whole path for each, and a mail service posting to the endpoint
+hears back at once.
 """
 
 from __future__ import annotations
@@ -17,14 +23,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from imap_tools import MailBox, MailBoxUnencrypted
 from imap_tools.errors import MailboxFetchError
 from imap_tools.utils import check_command_status
 
 from . import ical, services
 from .models import InboundMessage, InboundReply
+from .selectors import inbound_waiting_locked
 
 logger = logging.getLogger(__name__)
+_ALREADY_RECEIVED = "already received"
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,44 @@ class Received:
         outcomes: dict[str, int] = {}
         for reply in self.replies:
             outcomes[reply.outcome] = outcomes.get(reply.outcome, 0) + 1
-        problem = self.message.problem if self.message else "already received"
+        problem = self.message.problem if self.message else _ALREADY_RECEIVED
         return {"replies": len(self.replies), "outcomes": outcomes, "problem": problem}
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the HTTP or pipe door did with a message: kept it for the worker, or had it already."""
+
+    is_new: bool
+
+    def summary(self) -> dict:
+        """Nothing personal, fit for a log line or an HTTP response."""
+        return {"stored": True} if self.is_new else {"stored": False, "problem": _ALREADY_RECEIVED}
+
+
+def message_accept(raw: bytes, *, source: str) -> Kept:
+    """Keep one raw MIME message for the worker to parse and apply, and queue that after
+    commit (services.queue_inbound_apply); one statement. Never raises for bad input: whatever
+    the bytes are, they are kept, and applying them records what was wrong."""
+    [stored] = services.inbound_store(messages=[(raw, None)], source=source)
+    if stored is not None:
+        transaction.on_commit(services.queue_inbound_apply)
+    return Kept(is_new=stored is not None)
+
+
+def stored_apply(*, limit: int) -> int:
+    """Parse and apply up to `limit` of the kept messages, oldest first, in one transaction,
+    as messages_receive does for a poll; messages another worker is applying are skipped.
+    Returns how many were applied (0: none was waiting)."""
+    with transaction.atomic():
+        waiting = inbound_waiting_locked(limit=limit)
+        if not waiting:
+            return 0
+        parsed = [ical.message_parse(bytes(message.raw)) for message in waiting]
+        services.inbound_mark_applied(messages=list(zip(waiting, parsed, strict=True)))
+        receipts = _apply(list(zip(waiting, parsed, strict=True)))
+    _log(receipts)
+    return len(waiting)
 
 
 def message_receive(raw: bytes, *, source: str) -> Received:
@@ -51,7 +96,7 @@ def message_receive(raw: bytes, *, source: str) -> Received:
 
 def messages_receive(raws: Sequence[bytes], *, source: str) -> list[Received]:
     """Store, parse and apply raw MIME messages, in the order given, in one transaction; never
-    raises for bad input. The IMAP poller hands over a whole poll; the other doors one.
+    raises for bad input. The IMAP poller hands over a whole poll.
 
     1. Parse (pure; a broken message comes back with a problem, never an exception).
     2. Store the raw bytes; the same bytes arriving again (through any door) stop here.
@@ -63,32 +108,45 @@ def messages_receive(raws: Sequence[bytes], *, source: str) -> list[Received]:
     parsed = [ical.message_parse(raw) for raw in raws]
     with transaction.atomic():
         stored = services.inbound_store(
-            messages=list(zip(raws, parsed, strict=True)), source=source
+            messages=list(zip(raws, parsed, strict=True)),
+            source=source,
+            applied_at=timezone.now(),
         )
-        replies = [
-            (message, reply)
-            for message, found in zip(stored, parsed, strict=True)
-            if message is not None
-            for reply in found.replies
+        receipts = _apply(list(zip(stored, parsed, strict=True)))
+    _log(receipts)
+    return receipts
+
+
+def _apply(messages: list[tuple[InboundMessage | None, ical.ParsedMessage]]) -> list[Received]:
+    """Steps 3 and 4 of messages_receive, for stored messages (None: a repeat, skipped)."""
+    replies = [
+        (message, reply)
+        for message, found in messages
+        if message is not None
+        for reply in found.replies
+    ]
+    applied = services.replies_apply(replies=replies)
+    services.appointments_notify(
+        changes=[
+            (record.appointment_id, services.CHANGE_FOR_STATUS[result.status])
+            for record, result in applied
+            if result is not None and result.is_changed
         ]
-        applied = services.replies_apply(replies=replies)
-        services.appointments_notify(
-            changes=[
-                (record.appointment_id, services.CHANGE_FOR_STATUS[result.status])
-                for record, result in applied
-                if result is not None and result.is_changed
-            ]
-        )
+    )
     by_message: dict[int, list[InboundReply]] = {}
     for record, _ in applied:
         by_message.setdefault(record.message_id, []).append(record)
-    receipts = []
-    for message in stored:
-        received = Received(message, tuple(by_message.get(message.pk, ()) if message else ()))
-        if message is not None:
-            logger.info("inbound %s via %s: %s", message.pk, source, received.summary())
-        receipts.append(received)
-    return receipts
+    return [
+        Received(message, tuple(by_message.get(message.pk, ()) if message else ()))
+        for message, _ in messages
+    ]
+
+
+def _log(receipts: list[Received]) -> None:
+    for received in receipts:
+        if received.message is not None:
+            message = received.message
+            logger.info("inbound %s via %s: %s", message.pk, message.source, received.summary())
 
 
 def _mailbox():

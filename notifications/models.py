@@ -87,7 +87,10 @@ def new_message_id(domain: str) -> str:
 
 
 class InboundMessage(models.Model):
-    """One email that came in through any of the three doors, kept as received."""
+    """One email that came in through any of the three doors, kept as received. The IMAP
+    poller applies what it fetched at once; the HTTP and pipe doors keep a message and leave
+    applying it to the worker (notifications.tasks.inbound_apply), so until then it has no
+    applied_at, message_id or problem."""
 
     class Source(models.TextChoices):
         HTTP = "http", "Inbound mail webhook"
@@ -102,9 +105,17 @@ class InboundMessage(models.Model):
         max_length=200, blank=True, help_text="Why nothing in it could be read, if so."
     )
     received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="inbound_waiting_idx",
+                condition=models.Q(applied_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Inbound #{self.pk} via {self.source}"

@@ -3,7 +3,7 @@ sending."""
 
 from django.db.models import QuerySet
 
-from .models import InboundReply, OutboundMessage
+from .models import InboundMessage, InboundReply, OutboundMessage
 
 
 def messages_for_referral(*, referral_id: int) -> QuerySet[OutboundMessage]:
@@ -33,4 +33,14 @@ def message_ids_waiting_for_flush(*, kinds, limit: int) -> list[int]:
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
+    )
+
+
+def inbound_waiting_locked(*, limit: int) -> list[InboundMessage]:
+    """Up to `limit` kept messages not applied yet, oldest first, locked for this transaction;
+    rows another transaction has locked are skipped (another worker is applying them)."""
+    return list(
+        InboundMessage.objects.select_for_update(skip_locked=True)
+        .filter(applied_at__isnull=True)
+        .order_by("pk")[:limit]
     )

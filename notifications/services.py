@@ -615,15 +615,44 @@ def queue_flush() -> None:
     task is lost, the rows wait for outbox_sweep."""
     from .tasks import outbox_flush
 
+    _queue_unless_queued(
+        outbox_flush,
+        flag=FLUSH_PENDING_KEY,
+        flag_seconds=settings.OUTBOX_FLUSH_PENDING_SECONDS,
+        countdown=settings.OUTBOX_FLUSH_DELAY_SECONDS,
+    )
+
+
+INBOUND_APPLY_PENDING_KEY = "notifications:inbound-apply-pending"
+
+
+def queue_inbound_apply() -> None:
+    """Queue an inbound_apply task unless one is already queued and not yet started, as
+    queue_flush does (the flag lasts INBOUND_APPLY_PENDING_SECONDS): a burst of replies
+    through the HTTP and pipe doors is applied in a few batches, not a task each. If the
+    cache or the broker is down, or a task is lost, the periodic inbound_apply run applies
+    the messages."""
+    from .tasks import inbound_apply
+
+    _queue_unless_queued(
+        inbound_apply,
+        flag=INBOUND_APPLY_PENDING_KEY,
+        flag_seconds=settings.INBOUND_APPLY_PENDING_SECONDS,
+    )
+
+
+def _queue_unless_queued(task, *, flag: str, flag_seconds: int, countdown: int = 0) -> None:
+    """Queue `task` unless the cache `flag` says a run is on its way; the task clears the flag
+    before it reads what is waiting, so nothing committed after that read is left waiting."""
     try:
-        if cache.add(FLUSH_PENDING_KEY, 1, timeout=settings.OUTBOX_FLUSH_PENDING_SECONDS):
+        if cache.add(flag, 1, timeout=flag_seconds):
             try:
-                outbox_flush.apply_async(countdown=settings.OUTBOX_FLUSH_DELAY_SECONDS)
+                task.apply_async(countdown=countdown or None)
             except Exception:
-                cache.delete(FLUSH_PENDING_KEY)
+                cache.delete(flag)
                 raise
     except Exception as error:  # the database, not the broker, is the source of truth
-        logger.warning("outbox flush not queued (%s); the sweeper will", type(error))
+        logger.warning("%s not queued (%s); its periodic run will", task.name, type(error))
 
 
 def queue_send(message_id: int, *, countdown: int | None = None) -> None:
@@ -689,11 +718,16 @@ def appointment_invitation_resend(*, appointment_id: int) -> OutboundMessage:
 
 @transaction.atomic(savepoint=False)
 def inbound_store(
-    *, messages: Sequence[tuple[bytes, ical.ParsedMessage]], source: str
+    *,
+    messages: Sequence[tuple[bytes, ical.ParsedMessage | None]],
+    source: str,
+    applied_at: dt.datetime | None = None,
 ) -> list[InboundMessage | None]:
     """Keep incoming messages as received, one row each, in one statement however many (an
     INSERT that leaves out bytes stored before, through any door, even by a transaction
-    committing meanwhile); None for bytes stored before or earlier in the same list."""
+    committing meanwhile); None for bytes stored before or earlier in the same list. A
+    message not parsed yet (None) is kept for inbound_mark_applied to complete; `applied_at`
+    is for messages applied in the same transaction."""
     rows: list[InboundMessage | None] = []
     seen: set[str] = set()
     for raw, parsed in messages:
@@ -704,9 +738,10 @@ def inbound_store(
             InboundMessage(
                 source=source,
                 digest=digest,
-                message_id=parsed.message_id,
+                message_id=parsed.message_id if parsed else "",
                 raw=raw,
-                problem=parsed.problem,
+                problem=parsed.problem if parsed else "",
+                applied_at=applied_at,
             )
             if is_new
             else None
@@ -714,6 +749,18 @@ def inbound_store(
     fresh = [row for row in rows if row is not None]
     stored = {row.digest for row in insert_unless_taken(fresh, conflict="(digest)", key="digest")}
     return [row if row is not None and row.digest in stored else None for row in rows]
+
+
+def inbound_mark_applied(*, messages: Sequence[tuple[InboundMessage, ical.ParsedMessage]]) -> None:
+    """Record what parsing found in kept messages, and that they are applied (one statement;
+    the caller applies their replies in the same transaction)."""
+    now = timezone.now()
+    for message, parsed in messages:
+        message.message_id, message.problem = parsed.message_id, parsed.problem
+        message.applied_at = now
+    InboundMessage.objects.bulk_update(
+        [message for message, _ in messages], ["message_id", "problem", "applied_at"]
+    )
 
 
 @transaction.atomic(savepoint=False)

@@ -1,4 +1,4 @@
-"""Background work for notifications: sending the outbox, sweeping it, reminders, IMAP.
+"""Background work for notifications: sending the outbox, sweeping it, reminders, replies.
 
 Tasks take ids only and are idempotent. A row goes out at most once: sending starts with a
 conditional update (queued → sending) that only one run can win.
@@ -281,3 +281,18 @@ def imap_poll() -> int:
     if not settings.IMAP_HOST:
         return 0
     return inbound.imap_drain()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def inbound_apply() -> int:
+    """Apply what the HTTP and pipe doors kept: at most INBOUND_APPLY_BATCH messages, oldest
+    first (inbound.stored_apply), queueing another run when a full batch was waiting. The
+    doors queue it after each message they keep (services.queue_inbound_apply) and beat runs
+    it every INBOUND_APPLY_SWEEP_SECONDS, for a message kept while the broker was down.
+    Idempotent: a message is applied once. Returns how many it applied."""
+    cache.delete(services.INBOUND_APPLY_PENDING_KEY)  # from now on a kept message queues a run
+    size = settings.INBOUND_APPLY_BATCH
+    applied = inbound.stored_apply(limit=size)
+    if applied == size:
+        services.queue_inbound_apply()
+    return applied

@@ -32,7 +32,9 @@ class _TooLarge(Exception):
 def inbound_mail(request: HttpRequest) -> JsonResponse:
     """A raw MIME message as inbound-mail services post it: the request body itself, or a form
     field `email` (raw MIME) / `body-mime`. Authorised by INBOUND_MAIL_SECRET as a bearer
-    token, the Basic-auth password or an X-Inbound-Secret header."""
+    token, the Basic-auth password or an X-Inbound-Secret header. Answers 200 once the message
+    is kept (the worker applies it moments later), as such services expect, or when it was
+    kept before ({"stored": false}: they may deliver a message more than once)."""
     if not settings.INBOUND_MAIL_SECRET:
         raise Http404("inbound mail is not enabled")
     if not _is_authorised(request, settings.INBOUND_MAIL_SECRET):
@@ -45,8 +47,8 @@ def inbound_mail(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "the form could not be read"}, status=400)
     if not raw.strip():
         return JsonResponse({"error": "no message in the request"}, status=400)
-    received = inbound.message_receive(raw, source=InboundMessage.Source.HTTP)
-    return JsonResponse(received.summary())
+    kept = inbound.message_accept(raw, source=InboundMessage.Source.HTTP)
+    return JsonResponse(kept.summary())
 
 
 def _is_authorised(request: HttpRequest, secret: str) -> bool:

@@ -218,8 +218,9 @@ def _reference_data_fresh():
 
 @pytest.fixture(autouse=True)
 def _no_outbox_flush_pending():
-    """No test inherits another's "flush already queued" flag (the cache may be a Redis that
-    outlives a test, and a test that mocks the flush task leaves the flag set)."""
+    """No test inherits another's "flush already queued" or "inbound apply already queued"
+    flag (the cache may be a Redis that outlives a test, and a test that mocks the task leaves
+    the flag set)."""
     _outbox_flush_flag_clear()
     yield
     _outbox_flush_flag_clear()
@@ -228,11 +229,11 @@ def _no_outbox_flush_pending():
 def _outbox_flush_flag_clear() -> None:
     from django.core.cache import cache
 
-    from notifications.services import FLUSH_PENDING_KEY
+    from notifications.services import FLUSH_PENDING_KEY, INBOUND_APPLY_PENDING_KEY
 
     # A test that stopped its Redis has no flag to inherit.
     with contextlib.suppress(Exception):
-        cache.delete(FLUSH_PENDING_KEY)
+        cache.delete_many([FLUSH_PENDING_KEY, INBOUND_APPLY_PENDING_KEY])
 
 
 @pytest.fixture

@@ -293,6 +293,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("REMINDER_SWEEP_SECONDS", default=300),
         "options": {"expires": env.int("REMINDER_SWEEP_SECONDS", default=300)},
     },
+    "inbound-apply": {
+        "task": "notifications.tasks.inbound_apply",
+        "schedule": env.int("INBOUND_APPLY_SWEEP_SECONDS", default=60),
+        "options": {"expires": env.int("INBOUND_APPLY_SWEEP_SECONDS", default=60)},
+    },
     "imap-poll": {
         "task": "notifications.tasks.imap_poll",
         "schedule": env.int("IMAP_POLL_SECONDS", default=60),
@@ -500,6 +505,13 @@ UNMATCHED_FOLLOW_UP_BUSINESS_DAYS = env.int("UNMATCHED_FOLLOW_UP_BUSINESS_DAYS",
 # Inbound replies. The HTTP door is closed while the secret is empty.
 INBOUND_MAIL_SECRET = env("INBOUND_MAIL_SECRET", default="")
 INBOUND_MAIL_MAX_BYTES = env.int("INBOUND_MAIL_MAX_BYTES", default=2_000_000)
+# The HTTP and pipe doors keep a message; the worker applies what they kept in batches of at
+# most this many (notifications.tasks.inbound_apply, queued after each message is kept).
+INBOUND_APPLY_BATCH = env.int("INBOUND_APPLY_BATCH", default=50)
+# Once a run is queued, kept messages queue none for this long unless it has started.
+INBOUND_APPLY_PENDING_SECONDS = env.int("INBOUND_APPLY_PENDING_SECONDS", default=10)
+# Beat runs it this often too, for messages kept while the broker was down.
+INBOUND_APPLY_SWEEP_SECONDS = env.int("INBOUND_APPLY_SWEEP_SECONDS", default=60)
 # The IMAP poller reads the organizer mailbox; it does nothing while IMAP_HOST is empty.
 IMAP_HOST = env("IMAP_HOST", default="")
 IMAP_PORT = env.int("IMAP_PORT", default=993)

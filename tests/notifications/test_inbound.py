@@ -411,3 +411,54 @@ def test_a_poll_of_many_replies_costs_the_statements_of_one():
         received = inbound.messages_receive(raws, source="imap")
     assert [r.outcome for each in received for r in each.replies] == ["applied"] * 8
     assert len(_statements(captured)) == 12
+
+
+# --- kept by the HTTP and pipe doors, applied by the worker -----------------------------------
+
+
+def test_kept_answers_to_one_session_are_applied_in_the_order_they_came():
+    appointment = invited()
+    inbound.message_accept(_clinician_reply(appointment, partstat="TENTATIVE"), source="http")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    inbound.message_accept(_clinician_reply(appointment, stamped_at=later), source="pipe")
+    assert status_of(appointment) == "proposed"
+    assert inbound.stored_apply(limit=10) == 2
+    assert status_of(appointment) == "accepted"
+    assert appointment.events.filter(to_status="tentative").exists()
+    assert inbound.stored_apply(limit=10) == 0
+
+
+def test_a_kept_message_with_no_reply_in_it_is_marked_with_why_when_applied():
+    from notifications.models import InboundMessage
+
+    assert inbound.message_accept(b"Subject: hi\r\n\r\nnot a reply", source="pipe").is_new
+    assert inbound.stored_apply(limit=10) == 1
+    [message] = InboundMessage.objects.all()
+    assert message.problem != ""
+    assert message.applied_at is not None
+
+
+def test_the_worker_applies_kept_messages_a_batch_at_a_time_oldest_first(settings):
+    from notifications.tasks import inbound_apply
+
+    settings.INBOUND_APPLY_BATCH = 3
+    appointments = [invited() for _ in range(5)]
+    for appointment in appointments:
+        inbound.message_accept(_clinician_reply(appointment), source="http")
+    assert inbound.stored_apply(limit=settings.INBOUND_APPLY_BATCH) == 3
+    assert [status_of(a) for a in appointments] == ["accepted"] * 3 + ["proposed"] * 2
+    assert inbound_apply() == 2
+    assert [status_of(a) for a in appointments] == ["accepted"] * 5
+
+
+def test_keeping_a_message_costs_one_statement():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    raw = _clinician_reply(invited())
+    with CaptureQueriesContext(connection) as captured:
+        assert inbound.message_accept(raw, source="http").is_new
+    assert len(_statements(captured)) == 1
+    with CaptureQueriesContext(connection) as captured:
+        assert not inbound.message_accept(raw, source="pipe").is_new
+    assert len(_statements(captured)) == 1

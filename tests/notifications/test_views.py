@@ -64,30 +64,111 @@ def test_the_inbound_door_refuses_a_wrong_or_missing_secret(client, inbound_secr
     assert not InboundMessage.objects.exists()
 
 
-def test_a_raw_reply_posted_with_the_secret_accepts_the_session(client, inbound_secret):
+def test_a_raw_reply_posted_with_the_secret_accepts_the_session(
+    client, inbound_secret, django_capture_on_commit_callbacks
+):
+    appointment = invited()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("notifications:inbound"),
+            accept_reply(appointment),
+            content_type="message/rfc822",
+            HTTP_AUTHORIZATION=f"Bearer {SECRET}",
+        )
+    assert response.status_code == 200
+    assert response.json() == {"stored": True}
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
+    assert OutboundMessage.objects.filter(kind="confirmation").count() == 1
+
+
+def test_the_door_answers_once_the_message_is_kept_and_the_worker_applies_it(
+    client, inbound_secret
+):
+    from notifications.tasks import inbound_apply
+
     appointment = invited()
     response = client.post(
         reverse("notifications:inbound"),
         accept_reply(appointment),
         content_type="message/rfc822",
-        HTTP_AUTHORIZATION=f"Bearer {SECRET}",
+        HTTP_X_INBOUND_SECRET=SECRET,
     )
+    assert response.json() == {"stored": True}
+    appointment.refresh_from_db()
+    assert appointment.status == "proposed"  # the worker's task has not run
+    assert inbound_apply() == 1
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
+    assert inbound_apply() == 0  # applied once
+
+
+def test_a_reply_kept_while_the_broker_is_down_is_applied_by_the_periodic_run(
+    client, inbound_secret, django_capture_on_commit_callbacks, settings
+):
+    from unittest import mock
+
+    from notifications.tasks import inbound_apply
+
+    appointment = invited()
+    with (
+        mock.patch(
+            "notifications.tasks.inbound_apply.apply_async", side_effect=OSError("no broker")
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(
+            reverse("notifications:inbound"),
+            accept_reply(appointment),
+            content_type="message/rfc822",
+            HTTP_X_INBOUND_SECRET=SECRET,
+        )
     assert response.status_code == 200
-    assert response.json()["outcomes"] == {"applied": 1}
+    assert response.json() == {"stored": True}
+    appointment.refresh_from_db()
+    assert appointment.status == "proposed"
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "notifications.tasks.inbound_apply" in schedule
+    assert inbound_apply() == 1
     appointment.refresh_from_db()
     assert appointment.status == "accepted"
 
 
-def test_a_form_post_with_basic_auth_is_understood(client, inbound_secret):
+def test_the_same_message_posted_twice_is_kept_once(
+    client, inbound_secret, django_capture_on_commit_callbacks
+):
+    reply = accept_reply(invited())
+    answers = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            answers.append(
+                client.post(
+                    reverse("notifications:inbound"),
+                    reply,
+                    content_type="message/rfc822",
+                    HTTP_X_INBOUND_SECRET=SECRET,
+                ).json()
+            )
+    assert answers == [{"stored": True}, {"stored": False, "problem": "already received"}]
+    assert InboundMessage.objects.count() == 1
+    assert OutboundMessage.objects.filter(kind="confirmation").count() == 1
+
+
+def test_a_form_post_with_basic_auth_is_understood(
+    client, inbound_secret, django_capture_on_commit_callbacks
+):
     appointment = invited()
     credentials = base64.b64encode(f"mailer:{SECRET}".encode()).decode()
-    response = client.post(
-        reverse("notifications:inbound"),
-        {"email": accept_reply(appointment).decode()},
-        HTTP_AUTHORIZATION=f"Basic {credentials}",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("notifications:inbound"),
+            {"email": accept_reply(appointment).decode()},
+            HTTP_AUTHORIZATION=f"Basic {credentials}",
+        )
     assert response.status_code == 200
-    assert response.json()["outcomes"] == {"applied": 1}
+    assert response.json() == {"stored": True}
+    appointment.refresh_from_db()
+    assert appointment.status == "accepted"
 
 
 def test_an_oversized_message_is_refused_before_it_is_read(client, inbound_secret, settings):
@@ -208,13 +289,16 @@ def test_an_unknown_feed_token_is_not_found(client):
 # --- the MTA pipe ----------------------------------------------------------------------------
 
 
-def test_the_pipe_command_reads_one_message_from_stdin(monkeypatch):
+def test_the_pipe_command_reads_one_message_from_stdin(
+    monkeypatch, django_capture_on_commit_callbacks
+):
     appointment = invited()
     stdin = io.TextIOWrapper(io.BytesIO(accept_reply(appointment)))
     monkeypatch.setattr("sys.stdin", stdin)
     out = io.StringIO()
-    call_command("receive_reply", stdout=out)
-    assert '"applied": 1' in out.getvalue()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("receive_reply", stdout=out)
+    assert out.getvalue().strip() == '{"stored": true}'
     appointment.refresh_from_db()
     assert appointment.status == "accepted"
     assert InboundMessage.objects.get().source == "pipe"
@@ -348,6 +432,8 @@ def test_the_poller_does_nothing_without_a_configured_mailbox():
 def test_no_body_makes_the_inbound_door_fail_or_change_a_session(
     client, inbound_secret, body, content_type
 ):
+    from notifications.tasks import inbound_apply
+
     appointment = Appointment.objects.first() or invited()
     response = client.post(
         reverse("notifications:inbound"),
@@ -356,6 +442,7 @@ def test_no_body_makes_the_inbound_door_fail_or_change_a_session(
         HTTP_X_INBOUND_SECRET=SECRET,
     )
     assert response.status_code in (200, 400, 413)
+    inbound_apply()
     appointment.refresh_from_db()
     assert appointment.status == "proposed"
 

@@ -1,4 +1,5 @@
-"""Read one email from standard input (an MTA pipe) and ingest any calendar reply in it.
+"""Read one email from standard input (an MTA pipe) and keep it for the worker, which applies
+any calendar reply in it (notifications.tasks.inbound_apply).
 
 Exits 0 once the message is stored, whatever it said, so the MTA does not bounce it to the
 sender; a message over INBOUND_MAIL_MAX_BYTES is refused with exit status 65 (EX_DATAERR).
@@ -24,5 +25,5 @@ class Command(BaseCommand):
             raise CommandError("message too large", returncode=65)
         if not raw.strip():
             raise CommandError("no message on standard input", returncode=65)
-        received = inbound.message_receive(raw, source=InboundMessage.Source.PIPE)
-        self.stdout.write(json.dumps(received.summary()))
+        kept = inbound.message_accept(raw, source=InboundMessage.Source.PIPE)
+        self.stdout.write(json.dumps(kept.summary()))
