@@ -90,6 +90,8 @@ def _probe(rounds: int, *, profile: bool, show_queries: bool) -> None:
             print("  ", query["sql"][:160])
     if profiler is not None:
         stats = pstats.Stats(profiler, stream=sys.stdout)
+        if os.environ.get("PROFILE_DUMP"):
+            stats.dump_stats(os.environ["PROFILE_DUMP"])
         stats.sort_stats("cumulative").print_stats(60)
         stats.sort_stats("tottime").print_stats(30)
 

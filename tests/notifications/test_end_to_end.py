@@ -101,3 +101,35 @@ def test_the_poller_keeps_a_reply_as_the_mailbox_holds_it_so_another_door_knows_
     assert again.message is None
     assert again.summary()["problem"] == "already received"
     assert InboundMessage.objects.count() == 1
+
+
+def test_replies_posted_to_the_inbound_door_are_applied_by_the_real_worker(
+    client, settings, smtp_server, celery_worker_process
+):
+    """The HTTP door keeps each message and answers; the worker, reached through Redis,
+    applies them and the referrers' confirmations go out by SMTP."""
+    from django.urls import reverse
+
+    settings.INBOUND_MAIL_SECRET = "s3cret-for-tests"
+    appointments = [proposed_appointment() for _ in range(3)]
+    with transaction.atomic():
+        services.appointments_notify(changes=[(a.pk, "proposed") for a in appointments])
+    invitations = {message["To"]: message for message in smtp_server.wait_for(3)}
+    for appointment in appointments:
+        email = appointment.clinician.calendar_email
+        response = client.post(
+            reverse("notifications:inbound"),
+            reply_to(invitations[email], email),
+            content_type="message/rfc822",
+            HTTP_X_INBOUND_SECRET=settings.INBOUND_MAIL_SECRET,
+        )
+        assert response.json() == {"stored": True}
+
+    def all_accepted() -> bool:
+        statuses = Appointment.objects.filter(pk__in=[a.pk for a in appointments])
+        return set(statuses.values_list("status", flat=True)) == {"accepted"}
+
+    wait_until(all_accepted)
+    confirmations = smtp_server.wait_for(6)[3:]
+    assert {m["To"] for m in confirmations} == {a.referral.email for a in appointments}
+    assert not InboundMessage.objects.filter(applied_at__isnull=True).exists()
