@@ -8,7 +8,8 @@ bench_*.py only); run it to see what one submission costs:
 Walks the wizard to the check page once with the test client, copies that session for each
 round with a new email address (a new person, a new episode) and posts "Send" with it, on a
 throwaway test database. With REDIS_URL the matching task and the messages are really handed
-to Redis (nothing consumes them here; the queue is purged at the end).
+to Redis (nothing consumes them here; the queue is purged at the end). With --profile,
+PROFILE_DUMP=FILE also writes the profile there, for pstats.
 """
 
 from __future__ import annotations
