@@ -12,9 +12,9 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 
+from config.cache import window_count
 from config.client_ip import client_ip_address
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,7 @@ def _allowed(key: str, *, window: int, limit: int) -> bool:
     """Count one event under `key` in the current fixed window; False once past `limit`."""
     key = f"{key}:{int(time.time() // window)}"
     try:
-        cache.add(key, 0, timeout=window)
-        count = cache.incr(key)
-    except ValueError:
-        # The key expired between add and incr: this is the first event of a new window.
-        return True
+        count = window_count(key, timeout=window)
     except Exception:  # any cache failure: see the module docstring
         logger.warning("rate limit unavailable; allowing the request")
         return True
