@@ -1,15 +1,14 @@
 """On PostgreSQL: the same message through several doors at once is stored and applied once,
 and workers applying stored messages at once apply each once."""
 
-import threading
 from unittest import mock
 
 import pytest
-from django.db import connection
 
 from notifications import inbound, services
 from notifications.models import InboundMessage, InboundReply, OutboundMessage
 from notifications.tasks import inbound_apply
+from tests.concurrency import run_at_once
 from tests.notifications import replies
 from tests.notifications.factories import proposed_appointment
 
@@ -25,28 +24,16 @@ def test_the_same_bytes_through_several_doors_at_once_are_stored_and_applied_onc
     email = appointment.clinician.calendar_email
     text = replies.reply_text(uid=appointment.ical_uid, attendee=f"mailto:{email}")
     raw = replies.google_reply(text, email)
-    start = threading.Barrier(DOORS)
-    errors, stored = [], []
+    stored = []
 
     def door(source: str):
-        try:
-            start.wait(timeout=10)
-            if source == "imap":  # the poller applies what it fetched at once
-                stored.append(inbound.message_receive(raw, source=source).message is not None)
-            else:  # the other doors keep it for the worker
-                stored.append(inbound.message_accept(raw, source=source).is_new)
-        except Exception as error:  # reported below, with the others
-            errors.append(error)
-        finally:
-            connection.close()
+        if source == "imap":  # the poller applies what it fetched at once
+            stored.append(inbound.message_receive(raw, source=source).message is not None)
+        else:  # the other doors keep it for the worker
+            stored.append(inbound.message_accept(raw, source=source).is_new)
 
-    threads = [
-        threading.Thread(target=door, args=(["http", "imap", "pipe"][i % 3],)) for i in range(DOORS)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    sources = [["http", "imap", "pipe"][i % 3] for i in range(DOORS)]
+    errors = run_at_once([lambda source=source: door(source) for source in sources])
     assert errors == []
     assert stored.count(True) == 1
     inbound_apply()
@@ -65,24 +52,13 @@ def test_workers_applying_kept_messages_at_once_apply_each_once(transactional_db
         text = replies.reply_text(uid=appointment.ical_uid, attendee=f"mailto:{email}")
         with mock.patch("notifications.services.queue_inbound_apply"):  # kept, not applied
             inbound.message_accept(replies.google_reply(text, email), source="http")
-    start = threading.Barrier(DOORS)
-    errors, applied = [], []
+    applied = []
 
     def worker():
-        try:
-            start.wait(timeout=10)
-            while count := inbound.stored_apply(limit=settings.INBOUND_APPLY_BATCH):
-                applied.append(count)
-        except Exception as error:  # reported below, with the others
-            errors.append(error)
-        finally:
-            connection.close()
+        while count := inbound.stored_apply(limit=settings.INBOUND_APPLY_BATCH):
+            applied.append(count)
 
-    threads = [threading.Thread(target=worker) for _ in range(DOORS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = run_at_once([worker] * DOORS)
     assert errors == []
     assert sum(applied) == len(appointments)
     assert InboundReply.objects.filter(outcome="applied").count() == len(appointments)
