@@ -8,7 +8,8 @@ from django.db import connection
 
 def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 30) -> list[Exception]:
     """Start every call in its own thread, release them together, wait (at most `timeout`
-    seconds each) and return what they raised. Each thread's connection is closed after."""
+    seconds each) and return what they raised; fails the test if one is still running. Each
+    thread's connection is closed after."""
     start = threading.Barrier(len(calls))
     errors: list[Exception] = []
 
@@ -26,4 +27,5 @@ def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 30) -> li
         thread.start()
     for thread in threads:
         thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a call hung"
     return errors

@@ -9,10 +9,8 @@ tests/staff/test_assignment_race.py and tests/scheduling/test_appointment_constr
 
 import datetime as dt
 import re
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +18,7 @@ from django.utils import timezone
 from referrals.links import referrer_token
 from referrals.models import Referral
 from scheduling.models import Appointment
+from tests.concurrency import run_at_once
 from tests.referrals.factories import ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, ClinicianFactory, SlotFactory
 
@@ -53,7 +52,6 @@ def _fifty_sessions_and_one_free_time() -> tuple[list[Appointment], int]:
 
 
 def _everyone_moves_at_once(appointments: list[Appointment], slot_id: int) -> list[tuple]:
-    barrier = threading.Barrier(len(appointments))
     outcomes: list[tuple] = []
 
     def move(appointment: Appointment) -> None:
@@ -62,19 +60,11 @@ def _everyone_moves_at_once(appointments: list[Appointment], slot_id: int) -> li
             args=[referrer_token(appointment.referral_id), appointment.pk],
         )
         browser = Client(raise_request_exception=False)
-        try:
-            barrier.wait(timeout=30)
-            response = browser.post(url, {"slot": slot_id})
-            outcomes.append((response.status_code, re.sub(r"\s+", " ", response.content.decode())))
-        finally:
-            connection.close()
+        response = browser.post(url, {"slot": slot_id})
+        outcomes.append((response.status_code, re.sub(r"\s+", " ", response.content.decode())))
 
-    threads = [threading.Thread(target=move, args=(a,)) for a in appointments]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    errors = run_at_once([lambda a=a: move(a) for a in appointments], timeout=120)
+    assert errors == []
     return outcomes
 
 

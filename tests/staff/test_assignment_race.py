@@ -1,10 +1,8 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from scheduling.models import Appointment
 from staff.services.cases import CaseActionError, appointment_assign_manually
+from tests.concurrency import run_at_once
 from tests.referrals.factories import ReferralFactory
 from tests.scheduling.factories import ClinicianFactory, SlotFactory
 from tests.staff.factories import staff_user
@@ -18,11 +16,10 @@ def test_two_coordinators_assigning_the_same_time_at_once_get_one_session_and_on
     slot = SlotFactory(clinician=clinician)
     referrals = [ReferralFactory(status="unmatched") for _ in range(2)]
     clinician.programs.set([r.program for r in referrals])
-    barrier, outcomes = threading.Barrier(2), []
+    outcomes = []
 
     def assign(referral):
         try:
-            barrier.wait(timeout=10)
             appointment_assign_manually(
                 referral_id=referral.pk,
                 slot_id=slot.pk,
@@ -33,13 +30,7 @@ def test_two_coordinators_assigning_the_same_time_at_once_get_one_session_and_on
             outcomes.append("assigned")
         except CaseActionError as error:
             outcomes.append(str(error))
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=assign, args=(r,)) for r in referrals]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    assert run_at_once([lambda r=r: assign(r) for r in referrals]) == []
     assert sorted(outcomes) == ["The time is already held by another session.", "assigned"]
     assert Appointment.objects.filter(slot=slot).count() == 1
