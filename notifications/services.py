@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from config.db import insert_unless_taken
+from config.db import among_sql, insert_unless_taken, instances_with_related
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
 from scheduling.services import (
@@ -92,20 +92,43 @@ def appointments_notify(*, changes: Sequence[tuple[int, str]]) -> list[OutboundM
             raise ValueError(f"unknown appointment change {change!r}")
     if not changes:
         return []
-    appointments = {
-        a.pk: a
-        for a in Appointment.objects.select_for_update(of=("self",))
-        .select_related("referral__program", "clinician", "slot")
-        .defer(*REFERRAL_FREE_TEXT)
-        .filter(pk__in={pk for pk, _ in changes})
-        .order_by("pk")
-    }
+    appointments = _appointments_read({pk for pk, _ in changes}, lock=True)
     outbox = _Outbox(appointments)
     for appointment_id, change in changes:
         if appointment_id not in appointments:
             raise Appointment.DoesNotExist(f"appointment {appointment_id} not found")
         _HANDLERS[change](appointments[appointment_id], outbox)
     return outbox.save()
+
+
+@transaction.atomic(savepoint=False)
+def appointment_created_notify(*, appointment_id: int) -> list[OutboundMessage]:
+    """appointment_notify(change="proposed") for an appointment created in the caller's
+    transaction (the matcher's proposal): nobody else can see it yet and nothing can have
+    been written for it, so it is neither locked nor looked up in the outbox. Two
+    statements: the read and the INSERT."""
+    appointments = _appointments_read({appointment_id}, lock=False)
+    if appointment_id not in appointments:
+        raise Appointment.DoesNotExist(f"appointment {appointment_id} not found")
+    outbox = _Outbox(appointments, is_new=True)
+    _on_proposed(appointments[appointment_id], outbox)
+    return outbox.save()
+
+
+def _appointments_read(ids: set[int], *, lock: bool) -> dict[int, Appointment]:
+    """The appointments with what their messages show (referral and program, clinician,
+    slot), in id order (the order their locks are taken in)."""
+    where, params = among_sql("t0.id", sorted(ids))
+    found = instances_with_related(
+        Appointment,
+        related=("referral", "referral__program", "clinician", "slot"),
+        defer=REFERRAL_FREE_TEXT,
+        where=where,
+        params=params,
+        order_by="t0.id",
+        lock=lock,
+    )
+    return {appointment.pk: appointment for appointment in found}
 
 
 @transaction.atomic
@@ -201,16 +224,18 @@ class _Outbox:
     inserted together by save(). Callers hold row locks on the appointments, so nothing else
     writes rows for them meanwhile; the unique key stays the backstop."""
 
-    def __init__(self, appointments: dict[int, Appointment]) -> None:
+    def __init__(self, appointments: dict[int, Appointment], *, is_new: bool = False) -> None:
         self._rows: dict[int, list[tuple[str, str, str, int | None]]] = {
             pk: [] for pk in appointments
         }
+        self._new: list[OutboundMessage] = []
+        if is_new:  # created in this transaction: nothing written for them yet
+            return
         fields = ("appointment_id", "kind", "key", "ical_uid", "ical_sequence")
         for appointment_id, *row in OutboundMessage.objects.filter(
             appointment_id__in=list(appointments)
         ).values_list(*fields):
             self._rows[appointment_id].append(tuple(row))
-        self._new: list[OutboundMessage] = []
 
     def has_sent(self, appointment: Appointment, kinds) -> bool:
         return any(kind in kinds for kind, *_ in self._rows[appointment.pk])

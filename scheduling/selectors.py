@@ -32,6 +32,7 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from config.db import among_sql
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
 from referrals.windows import WINDOW_KEYS
@@ -151,14 +152,6 @@ def among(field: str, values: Iterable) -> Q | Func:
     return Q(**{f"{field}__in": values})
 
 
-def _among_sql(column: str, values: Iterable) -> tuple[str, list]:
-    """`among` for statements written as SQL: the condition on `column` and its parameters."""
-    values = list(values)
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
-    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
-
-
 def _rows(sql: str, params: Sequence) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -263,8 +256,8 @@ def _histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
     episodes = {e for e in episode_of.values() if e is not None}
-    ids_of, ids_values = _among_sql("r.id", by_referral)
-    episodes_of, episodes_values = _among_sql("r.episode_id", episodes)
+    ids_of, ids_values = among_sql("r.id", by_referral)
+    episodes_of, episodes_values = among_sql("r.episode_id", episodes)
     # Ordered by each session's start looked up by id: joined to the slots instead, PostgreSQL
     # hashed every slot to order a batch's thousand sessions. Written as SQL: a single match
     # spent twice as long building this statement with the ORM as running it.
@@ -674,7 +667,7 @@ def match_profiles(
     a week."""
     ids = list(clinician_ids)
     attributes = _clinician_attributes(ids)
-    weeks_of, weeks_values = _among_sql("w.clinician_id", ids)
+    weeks_of, weeks_values = among_sql("w.clinician_id", ids)
     rows = _rows(
         f"SELECT w.clinician_id, w.week_start_on, w.held FROM {ClinicianWeek._meta.db_table} AS w"
         f" WHERE {weeks_of} AND w.week_start_on >= %s AND w.week_start_on <= %s",
@@ -866,7 +859,7 @@ def clinician_locked(need: Need, clinician_id: int) -> ClinicianProfile:
         if not ids:
             links.append("NULL")
             continue
-        condition, values = _among_sql(f"link.{column}", ids)
+        condition, values = among_sql(f"link.{column}", ids)
         links.append(
             f"(SELECT link.{column} FROM {through._meta.db_table} AS link"
             f" WHERE link.clinician_id = c.id AND {condition} LIMIT 1)"
@@ -893,8 +886,8 @@ def held_and_taken(
     the previous holder committed): the sessions the clinician holds in the week of
     `starts_at` (in their zone as it is now) and whether a live session holds `slot_id`."""
     zone = clinician.time_zone
-    held_statuses, held_values = _among_sql("a.status", HELD)
-    live_statuses, live_values = _among_sql("a.status", LIVE)
+    held_statuses, held_values = among_sql("a.status", HELD)
+    live_statuses, live_values = among_sql("a.status", LIVE)
     ((held, is_taken),) = _rows(
         f"SELECT (SELECT COUNT(*) FROM {Appointment._meta.db_table} AS a"
         f" INNER JOIN {Slot._meta.db_table} AS s ON s.id = a.slot_id"

@@ -11,7 +11,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.services import appointment_notify, appointments_notify, referral_notify
+from notifications.services import (
+    appointment_created_notify,
+    appointment_notify,
+    appointments_notify,
+    referral_notify,
+)
 
 from .models import Clinician
 from .services import slots_materialise
@@ -66,7 +71,7 @@ def _match_one(referral_id: int):
     with transaction.atomic():
         outcome = referral_match(referral_id=referral_id)
         if outcome.appointment_id is not None:
-            appointment_notify(appointment_id=outcome.appointment_id, change="proposed")
+            appointment_created_notify(appointment_id=outcome.appointment_id)
         elif outcome.is_newly_unmatched:
             referral_notify(referral_id=referral_id, change="unmatched")
     logger.info("match referral %s: %s", referral_id, outcome.detail)

@@ -73,7 +73,7 @@ def _propose_batch() -> int:
 def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
     from django.db import connection, transaction
 
-    from notifications.services import appointment_notify
+    from notifications.services import appointment_created_notify
     from referrals.models import Referral
     from scheduling.services import referral_match
     from tests.bench.bench_matching import _new_referrals
@@ -108,9 +108,7 @@ def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
                         started = time.perf_counter()
                         outcome = referral_match(referral_id=referral_id)
                         if notify and outcome.appointment_id is not None:
-                            appointment_notify(
-                                appointment_id=outcome.appointment_id, change="proposed"
-                            )
+                            appointment_created_notify(appointment_id=outcome.appointment_id)
                         outcomes[outcome.detail] += 1
                         took.append((time.perf_counter() - started) * 1000)
                         if measured:

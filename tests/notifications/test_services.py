@@ -75,6 +75,28 @@ def test_notifying_the_same_proposal_twice_writes_one_invitation_on_the_case():
     assert message.referral_id == appointment.referral_id  # on the case's timeline too
 
 
+def test_a_proposal_made_in_this_transaction_gets_the_same_invitation_in_two_statements(
+    django_assert_num_queries,
+):
+    made_here, notified = proposed_appointment(), proposed_appointment()
+    services.appointment_notify(appointment_id=notified.pk, change="proposed")
+
+    with django_assert_num_queries(2):  # the appointment with what it shows, and the INSERT
+        [written] = services.appointment_created_notify(appointment_id=made_here.pk)
+
+    [expected] = OutboundMessage.objects.filter(appointment=notified)
+    written.refresh_from_db()
+    assert (written.kind, written.recipient, written.ical_method, written.ical_uid) == (
+        expected.kind,
+        made_here.clinician.calendar_email,
+        "REQUEST",
+        made_here.ical_uid,
+    )
+    assert written.referral_id == made_here.referral_id
+    assert made_here.referral.phone in written.body_text  # how to join, as the other says
+    assert made_here.referral.family_name not in written.subject
+
+
 def test_rows_are_sent_only_after_the_transaction_commits(django_capture_on_commit_callbacks):
     appointment = proposed_appointment()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

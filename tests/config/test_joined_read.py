@@ -1,0 +1,104 @@
+"""instances_with_related: a model's rows with their foreign keys loaded in one statement, as
+the ORM's select_related would load them."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from config.db import among_sql, instances_with_related
+from referrals.models import Referral
+from scheduling.models import Appointment
+from tests.concurrency import run_at_once
+from tests.scheduling.factories import AppointmentFactory
+
+pytestmark = pytest.mark.django_db
+
+RELATED = ("referral", "referral__program", "clinician", "slot")
+
+
+def _read(ids, **options):
+    where, params = among_sql("t0.id", ids)
+    return instances_with_related(
+        Appointment, related=RELATED, where=where, params=params, order_by="t0.id", **options
+    )
+
+
+def _values(instance):
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_the_rows_and_their_related_rows_are_those_the_orm_reads():
+    made = AppointmentFactory.create_batch(3)
+    expected = (
+        Appointment.objects.select_related(*RELATED)
+        .filter(pk__in=[a.pk for a in made])
+        .order_by("pk")
+    )
+
+    found = _read([a.pk for a in made])
+
+    assert [a.pk for a in found] == [a.pk for a in expected]
+    for read, orm in zip(found, expected, strict=True):
+        assert _values(read) == _values(orm)
+        assert _values(read.referral) == _values(orm.referral)  # decrypted, as the ORM does
+        assert _values(read.referral.program) == _values(orm.referral.program)
+        assert _values(read.clinician) == _values(orm.clinician)
+        assert _values(read.slot) == _values(orm.slot)
+        assert read.slot.starts_at.utcoffset() is not None
+
+
+def test_the_related_rows_need_no_further_query(django_assert_num_queries):
+    appointment = AppointmentFactory()
+
+    with django_assert_num_queries(1):
+        (found,) = _read([appointment.pk])
+        assert found.referral.program.name == appointment.referral.program.name
+        assert found.clinician.calendar_email == appointment.clinician.calendar_email
+        assert found.slot.ends_at == appointment.slot.ends_at
+
+
+def test_a_deferred_field_is_left_out_and_read_when_asked_for(django_assert_num_queries):
+    appointment = AppointmentFactory(referral__details="What I wrote")
+
+    with django_assert_num_queries(1):
+        (found,) = _read([appointment.pk], defer=("referral__details",))
+    assert "details" in found.referral.get_deferred_fields()
+    with django_assert_num_queries(1):
+        assert found.referral.details == "What I wrote"
+
+
+def test_a_null_foreign_key_comes_back_as_none():
+    with_episode = AppointmentFactory().referral
+    without = AppointmentFactory(referral__episode=None).referral
+
+    where, params = among_sql("t0.id", [with_episode.pk, without.pk])
+    found = instances_with_related(
+        Referral, related=("episode",), where=where, params=params, order_by="t0.id"
+    )
+
+    assert [r.episode for r in found] == [with_episode.episode, None]
+
+
+def test_nothing_found_is_an_empty_list():
+    assert _read([987654]) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_read_holds_the_rows_until_the_transaction_ends():
+    appointment = AppointmentFactory()
+    refused = []
+
+    def read_and_hold():
+        with transaction.atomic():
+            _read([appointment.pk], lock=True)
+            errors = run_at_once([take_without_waiting])
+            refused.extend(errors)
+
+    def take_without_waiting():
+        with transaction.atomic():
+            Appointment.objects.select_for_update(nowait=True).get(pk=appointment.pk)
+
+    read_and_hold()
+
+    assert connection.vendor == "postgresql"
+    assert len(refused) == 1 and isinstance(refused[0], DatabaseError)
