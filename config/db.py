@@ -87,7 +87,8 @@ def _joined_read(
     model: type[models.Model],
     related: tuple[str, ...],
     deferred: frozenset[str],
-    locked: bool,
+    only: frozenset[str] | None,
+    lock: str,
     vendor: str,
 ) -> _JoinedRead:
     """The SELECT (without its WHERE) and the row layout for `instances_with_related`."""
@@ -111,10 +112,17 @@ def _joined_read(
             )
         else:
             field, part_model, alias = None, model, "t0"
+        prefix = f"{path}__" if path else ""
+        joined = {r.rpartition("__")[2] for r in related if r.rpartition("__")[0] == path}
+        asked = {
+            f.name
+            for f in part_model._meta.concrete_fields
+            if f"{prefix}{f.name}" not in deferred and (only is None or f"{prefix}{f.name}" in only)
+        }
         chosen = [
             f
             for f in part_model._meta.concrete_fields
-            if f.primary_key or (f"{path}__{f.name}" if path else f.name) not in deferred
+            if f.primary_key or f.name in joined or f.name in asked
         ]
         converters = []
         for index, chosen_field in enumerate(chosen):
@@ -135,7 +143,6 @@ def _joined_read(
             )
         )
         columns += [f"{alias}.{quote(f.column)}" for f in chosen]
-    lock = " FOR UPDATE OF t0" if locked and connection.features.has_select_for_update_of else ""
     return _JoinedRead(
         sql=f"SELECT {', '.join(columns)} {' '.join(joins)} WHERE {{where}}{{order}}{lock}",
         parts=tuple(parts),
@@ -149,16 +156,30 @@ def instances_with_related(
     where: str,
     params: Sequence,
     defer: Sequence[str] = (),
+    only: Sequence[str] | None = None,
     order_by: str = "",
     lock: bool = False,
+    skip_locked: bool = False,
 ) -> list[models.Model]:
     """Instances of `model` with the foreign keys in `related` ("referral__program" style
     paths, parents before children) loaded, as select_related would, in one statement whose
     SQL is built once per process: building it with the ORM cost a match's notification more
     than running it. `where` and `order_by` are SQL on the model's table as `t0`; `defer`
-    names fields ("referral__details") left out, loaded if read as the ORM's are; `lock`
-    takes the model's own rows FOR UPDATE where the database can."""
-    read = _joined_read(model, tuple(related), frozenset(defer), lock, connection.vendor)
+    names fields ("referral__details") left out, and `only` the only ones read besides keys
+    (as the ORM's defer and only: a field left out is read if asked for); `lock` takes the
+    model's own rows FOR UPDATE where the database can, leaving out those another
+    transaction holds with `skip_locked`."""
+    lock_clause = ""
+    if lock and connection.features.has_select_for_update_of:
+        lock_clause = " FOR UPDATE OF t0" + (" SKIP LOCKED" if skip_locked else "")
+    read = _joined_read(
+        model,
+        tuple(related),
+        frozenset(defer),
+        None if only is None else frozenset(only),
+        lock_clause,
+        connection.vendor,
+    )
     order = f" ORDER BY {order_by}" if order_by else ""
     with connection.cursor() as cursor:
         cursor.execute(read.sql.format(where=where, order=order), list(params))

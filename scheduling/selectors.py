@@ -32,7 +32,7 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from config.db import among_sql
+from config.db import among_sql, instances_with_related
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
 from referrals.windows import WINDOW_KEYS
@@ -216,14 +216,19 @@ def referrals_locked_for_batch(*conditions, **filters) -> list[ReferralRow]:
     )
 
 
-def referrals_locked_for_matching(*conditions, **filters):
-    """Referrals with what matching reads (REFERRAL_MATCH_FIELDS), their own rows locked."""
-    return (
-        Referral.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("program", "episode")
-        .only(*REFERRAL_MATCH_FIELDS)
-        .filter(*conditions, **filters)
+def referral_locked_for_matching(referral_id: int) -> Referral | None:
+    """The referral with what matching reads (REFERRAL_MATCH_FIELDS), its row locked; None
+    when it is gone or another transaction holds it."""
+    found = instances_with_related(
+        Referral,
+        related=("program", "episode"),
+        only=REFERRAL_MATCH_FIELDS,
+        where="t0.id = %s",
+        params=[referral_id],
+        lock=True,
+        skip_locked=True,
     )
+    return found[0] if found else None
 
 
 def matching_weights() -> Weights:

@@ -56,9 +56,9 @@ from ..selectors import (
     need_of,
     profile_span,
     referral_histories,
+    referral_locked_for_matching,
     referrals_for_matching,
     referrals_locked_for_batch,
-    referrals_locked_for_matching,
     slot_locked,
     versions_pinned,
 )
@@ -394,7 +394,7 @@ def referral_match(
     status) is left alone. Sends nothing.
     """
     now = now or timezone.now()
-    referral = referrals_locked_for_matching(pk=referral_id).first()
+    referral = referral_locked_for_matching(referral_id)
     if referral is None:
         if Referral.objects.filter(pk=referral_id).exists():
             return MatchOutcome(referral_id, detail="locked elsewhere", is_locked_elsewhere=True)

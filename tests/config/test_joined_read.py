@@ -102,3 +102,36 @@ def test_a_locked_read_holds_the_rows_until_the_transaction_ends():
 
     assert connection.vendor == "postgresql"
     assert len(refused) == 1 and isinstance(refused[0], DatabaseError)
+
+
+def test_only_reads_the_fields_named_and_the_keys_the_joins_need(django_assert_num_queries):
+    appointment = AppointmentFactory()
+
+    with django_assert_num_queries(1):
+        (found,) = _read([appointment.pk], only=("status", "referral__status", "slot__starts_at"))
+        assert found.referral.pk == appointment.referral_id
+        assert found.slot.starts_at == appointment.slot.starts_at
+        assert found.referral.program.pk == appointment.referral.program_id
+    assert {"session_number", "modality"} <= found.get_deferred_fields()
+    assert "family_name" in found.referral.get_deferred_fields()
+    assert "program_id" not in found.referral.get_deferred_fields()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_skip_locked_leaves_out_the_rows_another_transaction_holds():
+    held, free = AppointmentFactory(), AppointmentFactory()
+    seen = []
+
+    def hold_and_look():
+        with transaction.atomic():
+            Appointment.objects.select_for_update().get(pk=held.pk)
+            run_at_once([look])
+
+    def look():
+        with transaction.atomic():
+            seen.extend(a.pk for a in _read([held.pk, free.pk], lock=True, skip_locked=True))
+
+    hold_and_look()
+
+    assert seen == [free.pk]
