@@ -313,6 +313,15 @@ def clinician_breaches(need: Need, clinician: ClinicianProfile) -> list[Constrai
     """The clinician-level hard constraints this clinician breaks for this referral, in the
     order of CLINICIAN_CONSTRAINTS. (A tuple, not a dict: a single match asks this of every
     clinician of the program, and building a dict each time took half its time.)"""
+    if (
+        need.program_id in clinician.program_ids
+        and clinician.is_active
+        and clinician.district_ids.isdisjoint(need.excluded_district_ids)
+        and clinician.facility_ids.isdisjoint(need.excluded_facility_ids)
+        and clinician.clinician_id not in need.excluded_clinician_ids
+        and offers_modality(clinician, need.modality)
+    ):
+        return []  # the usual answer, without building the list below
     is_broken = (
         need.program_id not in clinician.program_ids,
         not clinician.is_active,
@@ -372,8 +381,14 @@ def fairness_load(
     weeks: the load fairness weighs against their capacity for those weeks. Counted per week,
     as capacity is, so the counts a single match keeps per week (ClinicianWeek) give it
     without counting sessions."""
+    mondays = fairness_mondays(now=now, time_zone=time_zone, weeks=weeks)
+    return sum(booked_by_week.get(monday, 0) for monday in mondays)
+
+
+def fairness_mondays(*, now: dt.datetime, time_zone: str, weeks: int) -> list[dt.date]:
+    """The Mondays of the weeks `fairness_load` counts, from this week's on."""
     first = week_start_on(now, time_zone)
-    return sum(booked_by_week.get(first + dt.timedelta(weeks=w), 0) for w in range(weeks))
+    return [first + dt.timedelta(weeks=w) for w in range(weeks)]
 
 
 def load_ratio(clinician: ClinicianProfile, weights: Weights) -> float:
@@ -612,12 +627,16 @@ def cost_vector(
     """The total soft cost of each time in the table, exactly as `slot_cost` computes it."""
     minutes = (slots.starts_at - now_s) // 60
     cost = np.rint(wait_points(wait_factor(need, weights), minutes)).astype(np.int64)
-    for clinician_id in np.unique(slots.clinician_ids):
-        clinician = clinicians[int(clinician_id)]
-        rows = slots.clinician_ids == clinician_id
-        cost[rows] += fairness_points(clinician, weights) + preference_points(
-            need, clinician.gender, clinician.specialty, weights
-        )
+    ids, owner = np.unique(slots.clinician_ids, return_inverse=True)
+    preferences: dict[tuple[str, str], int] = {}  # clinicians share a few of these
+    per_clinician = []
+    for clinician_id in ids.tolist():
+        clinician = clinicians[clinician_id]
+        shown = (clinician.gender, clinician.specialty)
+        if shown not in preferences:
+            preferences[shown] = preference_points(need, *shown, weights)
+        per_clinician.append(fairness_points(clinician, weights) + preferences[shown])
+    cost += np.array(per_clinician, np.int64)[owner.ravel()]
     if need.previous_clinician_id is not None:
         is_kept = (slots.clinician_ids == need.previous_clinician_id) & (
             slots.starts_at < now_s + weights.continuity_days * 86400

@@ -44,9 +44,10 @@ from .matching import (
     SlotView,
     Weights,
     check_assignment,
-    clinician_breaches,
     epoch,
     fairness_load,
+    fairness_mondays,
+    offers_modality,
     week_bounds,
     week_start_on,
     week_starts,
@@ -685,10 +686,17 @@ def match_profiles(
     by_week: dict[int, dict[dt.date, int]] = defaultdict(dict)
     for clinician_id, monday, held in rows:
         by_week[clinician_id][monday] = held
+    # fairness_load's weeks, placed once per zone instead of once per clinician.
+    mondays_of: dict[str, list[dt.date]] = {}
     profiles = {}
     for pk, (row, links) in attributes.items():
         weeks = by_week.get(pk, {})
-        load = fairness_load(weeks, now=now, time_zone=row[7], weeks=weights.fairness_weeks)
+        zone = row[7]
+        if zone not in mondays_of:
+            mondays_of[zone] = fairness_mondays(
+                now=now, time_zone=zone, weeks=weights.fairness_weeks
+            )
+        load = sum(weeks.get(monday, 0) for monday in mondays_of[zone]) if weeks else 0
         profiles[pk] = _profile(row, links, booked_by_week=weeks, upcoming_load=load)
     return profiles
 
@@ -704,6 +712,10 @@ class _ClinicianCopy:
     attributes: dict[int, tuple] = field(default_factory=dict)
     by_program: dict[int, list[ClinicianProfile]] = field(default_factory=dict)
     eligible: dict[tuple, list[int]] = field(default_factory=dict)
+    # Who is linked to each district and facility: the clinicians a referral's conflicts rule
+    # out, found without asking every clinician of the program.
+    in_district: dict[int, set[int]] = field(default_factory=dict)
+    in_facility: dict[int, set[int]] = field(default_factory=dict)
 
 
 # They change a few times a year, and reading them took a third of a match. Replaced whole
@@ -796,6 +808,10 @@ def _clinician_copy() -> _ClinicianCopy:
         profile = _profile(row, own, booked_by_week={}, upcoming_load=0)
         for program_id in profile.program_ids:
             fresh.by_program.setdefault(program_id, []).append(profile)
+        for district_id in profile.district_ids:
+            fresh.in_district.setdefault(district_id, set()).add(profile.clinician_id)
+        for facility_id in profile.facility_ids:
+            fresh.in_facility.setdefault(facility_id, set()).add(profile.clinician_id)
     _copy = fresh
     return fresh
 
@@ -819,10 +835,17 @@ def eligible_clinician_ids(need: Need) -> list[int]:
     kind = replace(need, excluded_clinician_ids=frozenset())
     key = (kind.program_id, kind.excluded_district_ids, kind.excluded_facility_ids, kind.modality)
     if key not in copy.eligible:
+        # clinician_breaches, with the conflicts looked up by district and facility.
+        conflicted = set().union(
+            *(copy.in_district.get(pk, ()) for pk in kind.excluded_district_ids),
+            *(copy.in_facility.get(pk, ()) for pk in kind.excluded_facility_ids),
+        )
         copy.eligible[key] = [
             profile.clinician_id
             for profile in copy.by_program.get(kind.program_id, ())
-            if not clinician_breaches(kind, profile)
+            if profile.is_active
+            and offers_modality(profile, kind.modality)
+            and profile.clinician_id not in conflicted
         ]
     return [pk for pk in copy.eligible[key] if pk not in need.excluded_clinician_ids]
 

@@ -8,6 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from scheduling.matching import Weights, week_start_on
 from scheduling.models import Appointment, Clinician
@@ -151,3 +154,78 @@ def test_the_fairness_load_is_the_sessions_of_this_week_and_the_next_three_in_ei
     single = match_profiles([clinician.pk], **span)[clinician.pk]
     batch = clinician_profiles([clinician.pk], **span)[clinician.pk]
     assert single.upcoming_load == batch.upcoming_load == len(counted)
+
+
+@hypothesis_settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    shapes=st.lists(
+        st.fixed_dictionaries(
+            {
+                "in_program": st.booleans(),
+                "is_active": st.booleans(),
+                "districts": st.sets(st.integers(0, 2), max_size=2),
+                "facilities": st.sets(st.integers(0, 2), max_size=2),
+                "phone": st.booleans(),
+                "video": st.booleans(),
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    workplace=st.integers(0, 2),
+    employer=st.integers(0, 2),
+    facility=st.one_of(st.none(), st.integers(0, 2)),
+    modality=st.sampled_from(["phone", "video", "any"]),
+)
+def test_the_eligible_clinicians_are_those_the_engine_allows(
+    shapes, workplace, employer, facility, modality
+):
+    """The copy finds the clinicians a referral's conflicts rule out by district and facility
+    instead of asking each clinician; it keeps exactly those clinician_breaches passes."""
+    from django.db import transaction
+
+    from scheduling.matching import clinician_breaches
+    from scheduling.selectors import clinician_copies_forget, clinician_profiles
+
+    class RolledBack(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            clinician_copies_forget()
+            program = ProgramFactory(code="eligible")
+            districts = [DistrictFactory(code=f"eligible-{n}") for n in range(3)]
+            facilities = [FacilityFactory(district=districts[n]) for n in range(3)]
+            for shape in shapes:
+                clinician = ClinicianFactory(
+                    programs=[program] if shape["in_program"] else [],
+                    districts=[districts[n] for n in shape["districts"]],
+                    is_active=shape["is_active"],
+                    offers_phone=shape["phone"],
+                    offers_video=shape["video"],
+                )
+                clinician.facilities.set([facilities[n] for n in shape["facilities"]])
+            referral = ReferralFactory(
+                program=program,
+                workplace_district=districts[workplace],
+                employer_district=districts[employer],
+                workplace_facility=None if facility is None else facilities[facility],
+                modality=modality,
+            )
+            need = need_for(referral)
+            now = timezone.now()
+            everyone = clinician_profiles(
+                Clinician.objects.all(), now=now, start=now, end=now, weights=Weights()
+            )
+            allowed = sorted(p for p, c in everyone.items() if not clinician_breaches(need, c))
+
+            assert sorted(eligible_clinician_ids(need)) == allowed
+            raise RolledBack
+    except RolledBack:
+        pass
+    finally:
+        clinician_copies_forget()
