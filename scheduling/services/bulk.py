@@ -83,6 +83,25 @@ def row_insert(
     instance is built and no savepoint taken, for the single match's writes. With
     `unless_conflict` a row that a unique constraint refuses is not written and None is
     returned instead of an error, so the transaction can go on."""
+    columns, params = insert_columns(model, values)
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(params))})"
+    if unless_conflict:
+        sql += " ON CONFLICT DO NOTHING"
+    returns_id = connection.features.can_return_columns_from_insert
+    if returns_id:
+        sql += f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returns_id:
+            row = cursor.fetchone()
+            return row[0] if row else None
+        return cursor.lastrowid if cursor.rowcount else None
+
+
+def insert_columns(model: type[models.Model], values: dict[str, object]) -> tuple[list, list]:
+    """The quoted columns and prepared values of one new row of `model`: `values` by field
+    or column name, the other columns filled as Django would on save."""
     meta = model._meta
     extra, filled, per_row = _complete(model, list(values))
     for position, default in per_row:
@@ -93,16 +112,4 @@ def row_insert(
         field.get_db_prep_save(value, connection)
         for field, value in zip(fields, [*values.values(), *filled], strict=True)
     ]
-    table = connection.ops.quote_name(meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(params))})"
-    if unless_conflict:
-        sql += " ON CONFLICT DO NOTHING"
-    returns_id = connection.features.can_return_columns_from_insert
-    if returns_id:
-        sql += f" RETURNING {connection.ops.quote_name(meta.pk.column)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returns_id:
-            row = cursor.fetchone()
-            return row[0] if row else None
-        return cursor.lastrowid if cursor.rowcount else None
+    return columns, params

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -34,10 +34,11 @@ from ..matching import (
     feasible_clinicians,
     latest_start_to_beat,
     match_single,
+    week_bounds,
     week_start_on,
 )
 from ..matching_batch import assign_batch
-from ..models import Appointment, AppointmentEvent, Clinician, Slot
+from ..models import Appointment, AppointmentEvent, Clinician, ClinicianWeek, Slot
 from ..selectors import (
     LIVE,
     MATCHABLE,
@@ -63,7 +64,7 @@ from ..selectors import (
     versions_pinned,
 )
 from ..workflow import appointment_transition
-from .bulk import row_insert, rows_insert
+from .bulk import insert_columns, row_insert, rows_insert
 from .load import clinician_week_add, clinician_weeks_adjust
 
 logger = logging.getLogger(__name__)
@@ -151,38 +152,121 @@ def _create_proposal(
 ) -> int:
     """Hold the time `held` for `referral` (both locked by the caller) and record why.
     Returns the new appointment's id."""
-    appointment_id = row_insert(
-        Appointment,
-        {
-            "referral_id": referral.pk,
-            "slot_id": held.slot_id,
-            "clinician_id": held.clinician_id,
-            "session_number": session_number,
-            "modality": _session_type(referral, held.offers_phone),
-            "match_explanation": explanation,
-            "manual_assignment_reason": manual_reason,
-            "expires_at": _expiry(now)(held.starts_at),
-        },
-        unless_conflict=True,  # the one live appointment a slot may have, or a UID taken
-    )
+    appointment = {
+        "referral_id": referral.pk,
+        "slot_id": held.slot_id,
+        "clinician_id": held.clinician_id,
+        "session_number": session_number,
+        "modality": _session_type(referral, held.offers_phone),
+        "match_explanation": explanation,
+        "manual_assignment_reason": manual_reason,
+        "expires_at": _expiry(now)(held.starts_at),
+    }
+    event = {
+        "to_status": A.PROPOSED,
+        "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
+        "actor_label": actor_label,
+        "reason": (reason or "proposed by the matcher")[:500],
+    }
+    if connection.vendor == "postgresql":
+        check_transition(REFERRAL_TRANSITIONS, "Referral", referral.status, R.PROPOSED)
+        appointment_id = _proposal_write(
+            referral, held, appointment, event, actor=actor, actor_label=actor_label, reason=reason
+        )
+        if appointment_id is None:
+            raise SlotUnavailable(f"slot {held.slot_id} is held by another session")
+        return appointment_id
+    # the one live appointment a slot may have, or a UID taken: not written, no error
+    appointment_id = row_insert(Appointment, appointment, unless_conflict=True)
     if appointment_id is None:
         raise SlotUnavailable(f"slot {held.slot_id} is held by another session")
     clinician_week_add(held.clinician_id, held.starts_at, held.time_zone)
-    row_insert(
-        AppointmentEvent,
-        {
-            "appointment_id": appointment_id,
-            "to_status": A.PROPOSED,
-            "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
-            "actor_label": actor_label,
-            "reason": (reason or "proposed by the matcher")[:500],
-        },
-    )
+    row_insert(AppointmentEvent, {"appointment_id": appointment_id, **event})
     if referral.unmatched_reason:
         referral.unmatched_reason = ""
         referral.save(update_fields=["unmatched_reason", "updated_at"])
     referral_transition(referral, R.PROPOSED, actor=actor, actor_label=actor_label, reason=reason)
     return appointment_id
+
+
+def _proposal_write(
+    referral: Referral,
+    held: HeldTime,
+    appointment: dict,
+    event: dict,
+    *,
+    actor: AbstractBaseUser | None,
+    actor_label: str,
+    reason: str,
+) -> int | None:
+    """_create_proposal's writes on PostgreSQL as one statement instead of five (the
+    appointment, its event, the week's count, the referral's status and its event), each
+    after the first written only if the appointment was: a match spent more time on the
+    round trips than PostgreSQL on the writes. The referral instance is updated to match."""
+    quote = connection.ops.quote_name
+    updated_at = timezone.now()
+    referral_event = {
+        "referral_id": referral.pk,
+        "from_status": referral.status,
+        "to_status": R.PROPOSED,
+        "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
+        "actor_label": actor_label,
+        "reason": reason[:500],
+    }
+    parts, params = [], []
+
+    def insert_after(name: str, model, values: dict, *, appointment_column: str | None = None):
+        if appointment_column is not None:  # its value is the new appointment's id
+            values = {appointment_column: None, **values}
+        columns, values_params = insert_columns(model, values)
+        selected = ["%s"] * len(values_params)
+        if appointment_column is not None:
+            selected[0] = "appointment.id"
+            del values_params[0]
+        parts.append(
+            f"{name} AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)})"
+            f" SELECT {', '.join(selected)} FROM appointment)"
+        )
+        params.extend(values_params)
+
+    columns, appointment_params = insert_columns(Appointment, appointment)
+    parts.append(
+        f"appointment AS (INSERT INTO {quote(Appointment._meta.db_table)} ({', '.join(columns)})"
+        f" VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING RETURNING id)"
+    )
+    params.extend(appointment_params)
+    insert_after("event", AppointmentEvent, event, appointment_column="appointment_id")
+    week_start, week_end = week_bounds(
+        week_start_on(held.starts_at, held.time_zone), held.time_zone
+    )
+    weeks = quote(ClinicianWeek._meta.db_table)
+    parts.append(
+        f"week AS (INSERT INTO {weeks} (clinician_id, week_start_on, starts_at, ends_at, held)"
+        " SELECT %s, %s, %s, %s, 1 FROM appointment ON CONFLICT (clinician_id, week_start_on)"
+        f" DO UPDATE SET held = {weeks}.held + 1)"
+    )
+    params += [
+        held.clinician_id,
+        week_start_on(held.starts_at, held.time_zone),
+        week_start,
+        week_end,
+    ]
+    meta = Referral._meta
+    parts.append(
+        f"moved AS (UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status').column)}"
+        f" = %s, {quote(meta.get_field('unmatched_reason').column)} = %s,"
+        f" {quote(meta.get_field('updated_at').column)} = %s"
+        f" WHERE {quote(meta.pk.column)} = %s AND EXISTS (SELECT 1 FROM appointment))"
+    )
+    params += [R.PROPOSED, "", updated_at, referral.pk]
+    insert_after("referral_event", ReferralEvent, referral_event)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT id FROM appointment", params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    referral.status, referral.unmatched_reason, referral.updated_at = R.PROPOSED, "", updated_at
+    return row[0]
 
 
 def _session_limit(referral: Referral) -> int:

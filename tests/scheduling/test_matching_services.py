@@ -409,3 +409,34 @@ def test_a_proposal_for_a_time_another_session_holds_is_refused_and_the_transact
         assert not ReferralEvent.objects.filter(referral=referral, to_status="proposed").exists()
     referral.refresh_from_db()
     assert referral.status == "new"
+
+
+def test_a_proposal_writes_the_session_its_history_the_week_count_and_the_case_move():
+    from scheduling.models import AppointmentEvent, ClinicianWeek
+
+    program = ProgramFactory()
+    clinician, (slot,) = clinician_with_slots(program, 40)
+    referral = ReferralFactory(
+        program=program, status=Referral.Status.UNMATCHED, unmatched_reason="No time yet."
+    )
+
+    outcome = referral_match(referral_id=referral.pk)
+
+    appointment = Appointment.objects.get(pk=outcome.appointment_id)
+    assert (appointment.status, appointment.slot, appointment.referral) == (
+        A.PROPOSED,
+        slot,
+        referral,
+    )
+    [event] = AppointmentEvent.objects.filter(appointment=appointment)
+    assert (event.to_status, event.actor_label, event.reason) == (
+        A.PROPOSED,
+        "system",
+        "proposed by the matcher",
+    )
+    [week] = ClinicianWeek.objects.filter(clinician=clinician, held__gt=0)
+    assert week.held == 1 and week.starts_at <= slot.starts_at < week.ends_at
+    referral.refresh_from_db()
+    assert (referral.status, referral.unmatched_reason) == (Referral.Status.PROPOSED, "")
+    moves = ReferralEvent.objects.filter(referral=referral, to_status="proposed")
+    assert [(m.from_status, m.actor_label) for m in moves] == [("unmatched", "system")]
