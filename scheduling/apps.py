@@ -15,11 +15,20 @@ class SchedulingConfig(AppConfig):
         def slot_changed(**_kwargs) -> None:
             offered_times_changed()
 
+        def capacity_copied(instance, raw=False, **_kwargs) -> None:
+            from .services.load import clinician_weeks_capacity_copy
+
+            if not raw:  # not while loading fixtures
+                clinician_weeks_capacity_copy(clinician_ids=[instance.pk])
+
         for signal in (post_save, post_delete):
             signal.connect(
                 changed, sender=Clinician, weak=False, dispatch_uid=f"clinician-{id(signal)}"
             )
             signal.connect(slot_changed, sender=Slot, weak=False, dispatch_uid=f"slot-{id(signal)}")
+        post_save.connect(
+            capacity_copied, sender=Clinician, weak=False, dispatch_uid="clinician-capacity"
+        )
         for links in (Clinician.programs, Clinician.districts, Clinician.facilities):
             m2m_changed.connect(
                 changed, sender=links.through, weak=False, dispatch_uid=f"links-{links.field.name}"

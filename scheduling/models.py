@@ -229,7 +229,8 @@ class ClinicianWeek(models.Model):
     and every service that creates an appointment or moves one to another slot), and recounted
     by the sweeper. A single match skips full weeks by it, in SQL and in the clinicians'
     profiles; capacity itself is checked against the appointments when the chosen time is
-    locked, so a count that drifted can hide a week, never overfill one.
+    locked, so a count (or a copied capacity) that drifted can hide a week until the sweeper
+    recounts it, never overfill one.
     """
 
     clinician = models.ForeignKey(Clinician, on_delete=models.CASCADE, related_name="weeks")
@@ -238,6 +239,11 @@ class ClinicianWeek(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     held = models.IntegerField(default=0)
+    # The clinician's weekly capacity when the count was last written, rewritten when the
+    # capacity changes (and by the sweeper's recount): with `held`, whether the week is full,
+    # which a single match asks of every clinician's weeks through the index below. No
+    # default: a write that left it out would make the week look full.
+    capacity = models.PositiveSmallIntegerField()
 
     class Meta:
         constraints = [
@@ -245,7 +251,14 @@ class ClinicianWeek(models.Model):
                 fields=["clinician", "week_start_on"], name="clinician_week_unique"
             )
         ]
-        indexes = [models.Index(fields=["clinician", "starts_at"], name="clinician_week_start_idx")]
+        indexes = [
+            models.Index(fields=["clinician", "starts_at"], name="clinician_week_start_idx"),
+            models.Index(
+                fields=["ends_at"],
+                condition=models.Q(held__gte=models.F("capacity")),
+                name="clinician_week_full_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.clinician_id} week of {self.week_start_on}: {self.held}"

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from ..matching import week_bounds, week_start_on, week_starts
-from ..models import Appointment, ClinicianWeek, Slot
+from ..models import Appointment, Clinician, ClinicianWeek, Slot
 from ..selectors import EpochSeconds, among
 
 A = Appointment.Status
@@ -37,8 +38,9 @@ def _weeks_of(rows: Iterable[tuple[int, dt.datetime, str]]) -> tuple[Counter, di
 
 
 def _upsert(changes: Counter, zones: dict[int, str], *, is_increment: bool) -> None:
-    """Add each change to its week's count (or set it), creating missing weeks: one
-    INSERT … ON CONFLICT per UPSERT_ROWS weeks, the same SQL on PostgreSQL and SQLite."""
+    """Add each change to its week's count (or set it), creating missing weeks, and copy the
+    clinician's capacity as it is now: one INSERT … ON CONFLICT per UPSERT_ROWS weeks, the
+    same SQL on PostgreSQL and SQLite."""
     table = connection.ops.quote_name(ClinicianWeek._meta.db_table)
     held = f"{table}.held + excluded.held" if is_increment else "excluded.held"
     items = sorted(changes.items())  # one lock order for every writer
@@ -47,15 +49,37 @@ def _upsert(changes: Counter, zones: dict[int, str], *, is_increment: bool) -> N
         params: list = []
         for (clinician_id, monday), count in chunk:
             starts_at, ends_at = week_bounds(monday, zones[clinician_id])
-            params += [clinician_id, monday, starts_at, ends_at, count]
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params += [clinician_id, monday, starts_at, ends_at, count, clinician_id]
+        values = ", ".join([f"(%s, %s, %s, %s, %s, {CAPACITY_NOW})"] * len(chunk))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (clinician_id, week_start_on, starts_at, ends_at, held) "
-                f"VALUES {values} ON CONFLICT (clinician_id, week_start_on) "
-                f"DO UPDATE SET held = {held}",
+                f"INSERT INTO {table} (clinician_id, week_start_on, starts_at, ends_at, held,"
+                f" capacity) VALUES {values} ON CONFLICT (clinician_id, week_start_on) "
+                f"DO UPDATE SET held = {held}, capacity = excluded.capacity",
                 params,
             )
+
+
+# A clinician's weekly capacity, for a ClinicianWeek row written with the clinician's id as
+# its parameter.
+CAPACITY_NOW = (
+    f"(SELECT c.{Clinician._meta.get_field('weekly_capacity').column}"
+    f" FROM {Clinician._meta.db_table} AS c WHERE c.{Clinician._meta.pk.column} = %s)"
+)
+
+
+def clinician_weeks_capacity_copy(*, clinician_ids: Iterable[int] | None = None) -> int:
+    """Copy each clinician's weekly capacity onto those of their weeks that hold another
+    (of the given clinicians, or of all): after a change of capacity, and at the sweeper's
+    recount for a change that bypassed signals. One statement; returns the weeks changed."""
+    weeks = ClinicianWeek.objects.exclude(capacity=Subquery(_capacity_of_clinician()))
+    if clinician_ids is not None:
+        weeks = weeks.filter(clinician_id__in=list(clinician_ids))
+    return weeks.update(capacity=Subquery(_capacity_of_clinician()))
+
+
+def _capacity_of_clinician():
+    return Clinician.objects.filter(pk=OuterRef("clinician_id")).values("weekly_capacity")[:1]
 
 
 @transaction.atomic(savepoint=False)
@@ -126,4 +150,5 @@ def clinician_weeks_recount(
         zones.setdefault(clinician_id, time_zone)
     counts = Counter({key: held for key, held in counts.items() if key[1] >= since.date()})
     _upsert(counts, zones, is_increment=False)
+    clinician_weeks_capacity_copy(clinician_ids=clinician_ids)
     return len(counts)

@@ -65,7 +65,7 @@ from ..selectors import (
 )
 from ..workflow import appointment_transition
 from .bulk import insert_columns, row_insert, rows_insert
-from .load import clinician_week_add, clinician_weeks_adjust
+from .load import CAPACITY_NOW, clinician_week_add, clinician_weeks_adjust
 
 logger = logging.getLogger(__name__)
 A = Appointment.Status
@@ -236,21 +236,16 @@ def _proposal_write(
     )
     params.extend(appointment_params)
     insert_after("event", AppointmentEvent, event, appointment_column="appointment_id")
-    week_start, week_end = week_bounds(
-        week_start_on(held.starts_at, held.time_zone), held.time_zone
-    )
+    monday = week_start_on(held.starts_at, held.time_zone)
+    week_start, week_end = week_bounds(monday, held.time_zone)
     weeks = quote(ClinicianWeek._meta.db_table)
     parts.append(
-        f"week AS (INSERT INTO {weeks} (clinician_id, week_start_on, starts_at, ends_at, held)"
-        " SELECT %s, %s, %s, %s, 1 FROM appointment ON CONFLICT (clinician_id, week_start_on)"
-        f" DO UPDATE SET held = {weeks}.held + 1)"
+        f"week AS (INSERT INTO {weeks} (clinician_id, week_start_on, starts_at, ends_at, held,"
+        f" capacity) SELECT %s, %s, %s, %s, 1, {CAPACITY_NOW} FROM appointment"
+        " ON CONFLICT (clinician_id, week_start_on)"
+        f" DO UPDATE SET held = {weeks}.held + 1, capacity = excluded.capacity)"
     )
-    params += [
-        held.clinician_id,
-        week_start_on(held.starts_at, held.time_zone),
-        week_start,
-        week_end,
-    ]
+    params += [held.clinician_id, monday, week_start, week_end, held.clinician_id]
     meta = Referral._meta
     parts.append(
         f"moved AS (UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('status').column)}"

@@ -237,3 +237,50 @@ def test_one_clinicians_full_week_hides_no_one_elses_times_that_week():
     referral = ReferralFactory(program=program)
     outcome = referral_match(referral_id=referral.pk)
     assert Appointment.objects.get(pk=outcome.appointment_id).slot == same_week
+
+
+def _filled_week(capacity: int):
+    """A clinician whose first week is full at `capacity`, with one more time in it."""
+    program = ProgramFactory()
+    clinician = ClinicianFactory(
+        programs=[program], districts=[DistrictFactory()], weekly_capacity=capacity
+    )
+    first, spare = slots_for(clinician, 40, 42)
+    AppointmentFactory(slot=first, clinician=clinician, status=A.ACCEPTED)
+    clinician_weeks_recount()
+    return program, clinician, spare
+
+
+def test_raising_a_clinicians_capacity_opens_their_full_week_to_the_next_match():
+    from staff.services.clinicians import clinician_capacity_set
+
+    program, clinician, spare = _filled_week(capacity=1)
+    assert referral_match(referral_id=ReferralFactory(program=program).pk).appointment_id is None
+
+    clinician_capacity_set(clinician_id=clinician.pk, weekly_capacity=2)
+
+    outcome = referral_match(referral_id=ReferralFactory(program=program).pk)
+    assert Appointment.objects.get(pk=outcome.appointment_id).slot == spare
+
+
+def test_the_sweeper_copies_a_capacity_changed_without_signals():
+    """A clinician at capacity 0 (taking no one) whose week was counted and emptied again,
+    then given room by a change that bypassed signals (a bulk import): the emptied week
+    looked full until the sweeper copied the new capacity."""
+    from scheduling.models import Clinician
+
+    program = ProgramFactory()
+    clinician = ClinicianFactory(
+        programs=[program], districts=[DistrictFactory()], weekly_capacity=0
+    )
+    (slot,) = slots_for(clinician, 40)
+    clinician_weeks_adjust(slot_ids=[slot.pk], delta=1)
+    clinician_weeks_adjust(slot_ids=[slot.pk], delta=-1)
+    Clinician.objects.filter(pk=clinician.pk).update(weekly_capacity=1)
+
+    tasks.match_sweep()
+
+    weeks = ClinicianWeek.objects.filter(clinician=clinician)
+    assert list(weeks.values_list("held", "capacity")) == [(0, 1)]
+    outcome = referral_match(referral_id=ReferralFactory(program=program).pk)
+    assert Appointment.objects.get(pk=outcome.appointment_id).slot == slot
