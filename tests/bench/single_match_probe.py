@@ -14,6 +14,7 @@ either, it adds 60 referrals shaped like the benchmark's single matches, matches
 transaction that is rolled back (every match sees the same data), and deletes them again. With
 --notify each match also writes the invitation it calls for, as the match task does; with
 --statements it prints each statement's median time (its position in the match and its SQL).
+Statements stay prepared across the rollbacks, as they do across a worker's commits.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
     from scheduling.services import referral_match
     from tests.bench.bench_matching import _new_referrals
 
+    _keep_prepared_statements_across_rollbacks()
     ids = _new_referrals(MATCHES)
     statements, waited, took, outcomes = [], [], [], Counter()
     by_statement: dict[str, list[float]] = {}
@@ -130,6 +132,15 @@ def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
             print(f"{statistics.median(times):6.2f} ms x{len(times):3d}  {key}")
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def _keep_prepared_statements_across_rollbacks() -> None:
+    """psycopg forgets every prepared statement at a ROLLBACK (in case it undid the DDL they
+    depend on), so matches rolled back here would each plan every statement afresh, which a
+    match task, whose transactions commit, does not: keep them, as there is no DDL here."""
+    from psycopg._preparing import PrepareManager
+
+    PrepareManager.clear = lambda self: False
 
 
 if __name__ == "__main__":
