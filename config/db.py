@@ -11,8 +11,13 @@ from django.db.models.sql import InsertQuery
 def among_sql(column: str, values: Iterable) -> tuple[str, list]:
     """SQL keeping rows whose `column` is one of `values`, and its parameters: `= ANY(array)`
     on PostgreSQL, one parameter however many values (a batch passes ten thousand ids, and
-    quoting each as its own parameter cost more than the query), IN elsewhere."""
+    quoting each as its own parameter cost more than the query), IN elsewhere. One value is
+    a plain `=`: PostgreSQL's generic plan for `= ANY(array)` guesses ten rows, so it planned
+    such a statement afresh at every run, and a single match's history read spent more time
+    being planned than run."""
     values = list(values)
+    if len(values) == 1:
+        return f"{column} = %s", values
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values

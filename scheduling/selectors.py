@@ -262,8 +262,10 @@ def _histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History
     by_referral = {r.pk: History() for r in referrals}
     episode_of = {r.pk: r.episode_id for r in referrals}
     episodes = {e for e in episode_of.values() if e is not None}
-    ids_of, ids_values = among_sql("r.id", by_referral)
-    episodes_of, episodes_values = among_sql("r.episode_id", episodes)
+    condition, params = among_sql("r.id", by_referral)
+    if episodes:  # left out when empty: an empty array too made PostgreSQL plan it every time
+        episodes_of, episodes_values = among_sql("r.episode_id", episodes)
+        condition, params = f"{condition} OR {episodes_of}", [*params, *episodes_values]
     # Ordered by each session's start looked up by id: joined to the slots instead, PostgreSQL
     # hashed every slot to order a batch's thousand sessions. Written as SQL: a single match
     # spent twice as long building this statement with the ORM as running it.
@@ -271,10 +273,10 @@ def _histories(referrals: Sequence[Referral | ReferralRow]) -> dict[int, History
         f"SELECT a.referral_id, r.episode_id, a.clinician_id, a.status"
         f" FROM {Appointment._meta.db_table} AS a"
         f" INNER JOIN {Referral._meta.db_table} AS r ON r.id = a.referral_id"
-        f" WHERE {ids_of} OR {episodes_of}"
+        f" WHERE {condition}"
         f" ORDER BY (SELECT s.starts_at FROM {Slot._meta.db_table} AS s WHERE s.id = a.slot_id),"
         " a.id",
-        [*ids_values, *episodes_values],
+        params,
     )
     of_episode: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     for referral_id, episode_id, clinician_id, status in rows:
