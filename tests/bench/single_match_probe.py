@@ -14,7 +14,7 @@ either, it adds 60 referrals shaped like the benchmark's single matches, matches
 transaction that is rolled back (every match sees the same data), and deletes them again. With
 --notify each match also writes the invitation it calls for, as the match task does; with
 --statements it prints each statement's median time (its position in the match and its SQL).
-Statements stay prepared across the rollbacks, as they do across a worker's commits.
+With --profile, PROFILE_DUMP=FILE also writes the profile there, for pstats. Statements stay prepared across the rollbacks, as they do across a worker's commits.
 """
 
 from __future__ import annotations
@@ -131,7 +131,10 @@ def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
         for key, times in sorted(by_statement.items()):
             print(f"{statistics.median(times):6.2f} ms x{len(times):3d}  {key}")
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        stats = pstats.Stats(profiler)
+        if os.environ.get("PROFILE_DUMP"):
+            stats.dump_stats(os.environ["PROFILE_DUMP"])
+        stats.sort_stats("cumulative").print_stats(40)
 
 
 def _keep_prepared_statements_across_rollbacks() -> None:
