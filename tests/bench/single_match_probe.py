@@ -14,7 +14,8 @@ either, it adds 60 referrals shaped like the benchmark's single matches, matches
 transaction that is rolled back (every match sees the same data), and deletes them again. With
 --notify each match also writes the invitation it calls for, as the match task does; with
 --statements it prints each statement's median time (its position in the match and its SQL).
-With --profile, PROFILE_DUMP=FILE also writes the profile there, for pstats. Statements stay prepared across the rollbacks, as they do across a worker's commits.
+With --profile, PROFILE_DUMP=FILE also writes the profile there, for pstats. Statements stay
+prepared across the rollbacks, as they do across a worker's commits.
 """
 
 from __future__ import annotations
