@@ -55,6 +55,10 @@ class OutboundMessage(models.Model):
     subject = models.CharField(max_length=200)
     body_text = EncryptedTextField()
     body_html = EncryptedTextField()
+    # Written without its subject and text, which the sender renders from the referral just
+    # before the first try: what a person is told of their own request, kept out of the
+    # request that sends it (services.FLUSHED_KINDS).
+    is_rendered_at_send = models.BooleanField(default=False)
     # The calendar part, if any, and what it says, so a coordinator (and a test) can follow a
     # UID's SEQUENCE without parsing the text again.
     ical_text = EncryptedTextField(blank=True)

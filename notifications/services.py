@@ -465,20 +465,49 @@ def _referral_key(referral: Referral, change: str) -> str:
 def _referral_message(referral: Referral, change: str) -> OutboundMessage:
     kind = _REFERRAL_KINDS[change]
     recipient = settings.ONCALL_COORDINATOR_EMAIL if kind == K.URGENT_ALERT else referral.email
-    rendered = emails.referral_message(
-        referral,
-        name=kind,
-        follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS,
-        urgent_queue_url=settings.URGENT_QUEUE_URL,
-    )
     key = _referral_key(referral, change)
-    message = _row(key=key, kind=kind, recipient=recipient, rendered=rendered, referral=referral)
+    if kind in FLUSHED_KINDS:  # rendered by the sender (message_render_at_send)
+        rendered, is_rendered_at_send = emails.Rendered(subject="", text="", html=""), True
+    else:
+        rendered, is_rendered_at_send = _referral_rendered(referral, kind), False
+    message = _row(
+        key=key,
+        kind=kind,
+        recipient=recipient,
+        rendered=rendered,
+        referral=referral,
+        is_rendered_at_send=is_rendered_at_send,
+    )
     message.save(force_insert=True)
     if kind in FLUSHED_KINDS:
         transaction.on_commit(queue_flush, robust=True)
     else:  # the on-call coordinator's alert goes out on its own, at once
         transaction.on_commit(partial(queue_send, message.pk), robust=True)
     return message
+
+
+def _referral_rendered(referral: Referral, kind: str) -> emails.Rendered:
+    return emails.referral_message(
+        referral,
+        name=kind,
+        follow_up_days=settings.UNMATCHED_FOLLOW_UP_BUSINESS_DAYS,
+        urgent_queue_url=settings.URGENT_QUEUE_URL,
+    )
+
+
+def message_render_at_send(message: OutboundMessage) -> None:
+    """Give a row written without its text (is_rendered_at_send) its subject and text, from
+    its referral as it stands, and store them, so a resend and a coordinator see what was
+    sent. The caller has claimed the row."""
+    referral = Referral.objects.select_related("program").get(pk=message.referral_id)
+    rendered = _referral_rendered(referral, message.kind)
+    message.subject, message.body_text, message.body_html = (
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+    )
+    message.is_rendered_at_send = False
+    message.save(update_fields=["subject", "body_text", "body_html", "is_rendered_at_send"])
 
 
 @transaction.atomic(savepoint=False)
@@ -711,6 +740,7 @@ def message_resend(*, message_id: int) -> OutboundMessage:
         ical_uid=original.ical_uid,
         ical_sequence=original.ical_sequence,
         event_starts_at=original.event_starts_at,
+        is_rendered_at_send=original.is_rendered_at_send,
         message_id=new_message_id(_mail_domain()),
         next_attempt_at=timezone.now(),
     )

@@ -80,6 +80,8 @@ def _send_claimed(message: OutboundMessage) -> str:
     if not services.message_still_applies(message):
         return _finish(message, S.SKIPPED, error="session changed or cancelled")
     try:
+        if message.is_rendered_at_send:
+            services.message_render_at_send(message)
         _deliver(message)
     except Exception as error:
         if _is_transient(error) and message.attempts < settings.OUTBOX_MAX_ATTEMPTS:

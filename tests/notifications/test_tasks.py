@@ -48,10 +48,27 @@ def test_a_message_goes_out_once_even_if_the_send_task_runs_twice(claim):
     assert tasks.message_send(message.pk) == "sent"
     assert tasks.message_send(message.pk) == "not claimed"
     [sent] = mail.outbox
-    assert sent.body == message.body_text  # the claimed row's bodies, decrypted
     message.refresh_from_db()
+    assert sent.body == message.body_text  # the claimed row's bodies, decrypted
     assert (message.status, message.attempts) == ("sent", 1)
     assert message.sent_at is not None
+
+
+def test_request_received_is_written_without_its_text_and_sent_with_it(claim):
+    """The person's "request received" is rendered by the sender, not in their request; what
+    went out is what the row holds afterwards."""
+    message = queued_message()
+    assert (message.subject, message.body_text, message.is_rendered_at_send) == ("", "", True)
+
+    assert tasks.message_send(message.pk) == "sent"
+
+    [sent] = mail.outbox
+    message.refresh_from_db()
+    assert message.referral.reference in sent.body and sent.body == message.body_text
+    assert sent.subject == message.subject != ""
+    assert not message.is_rendered_at_send
+    resent = services.message_resend(message_id=message.pk)
+    assert (resent.subject, resent.body_text) == (message.subject, message.body_text)
 
 
 def test_a_transient_smtp_error_is_retried_later_with_growing_backoff(claim):

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from notifications.models import OutboundMessage
 from notifications.services import referral_notify
+from notifications.tasks import outbox_flush
 from privacy.models import AuditEntry, RetentionRecord
 from privacy.services import (
     ReferralStillOpen,
@@ -270,6 +271,7 @@ def test_the_referrals_emails_and_case_notes_are_destroyed_with_it():
     referral = _closed_referral_with_history()
     with time_machine.travel(CLOSED_ON - dt.timedelta(days=1), tick=False):
         referral_notify(referral_id=referral.pk, change="submitted")
+        outbox_flush()  # sent, and so given its text
         CaseActivity.objects.create(
             referral=referral, kind=CaseActivity.Kind.NOTE, text=f"called {MARKER}"
         )
