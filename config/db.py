@@ -19,8 +19,17 @@ def among_sql(column: str, values: Iterable) -> tuple[str, list]:
     if len(values) == 1:
         return f"{column} = %s", values
     if connection.vendor == "postgresql":
+        if values and all(type(value) is int for value in values):
+            return f"{column} = ANY(%s::bigint[])", [int_array(values)]
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def int_array(values: Iterable[int]) -> str:
+    """Integers as one PostgreSQL array literal ('{1,2,3}'), for a parameter cast to
+    bigint[]: psycopg adapts a list element by element, which for a match's 250 ids took
+    1.1 ms a statement against 0.4 ms for the literal."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def insert_unless_taken(

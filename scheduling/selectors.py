@@ -32,7 +32,7 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from config.db import among_sql, instances_with_related
+from config.db import among_sql, instances_with_related, int_array
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
 from referrals.windows import WINDOW_KEYS
@@ -143,12 +143,18 @@ class _IsAnyOf(Func):
     output_field = BooleanField()
 
 
+class _IsAnyOfIds(_IsAnyOf):
+    template = "(%(expressions)s::bigint[]))"  # the ids as one array literal (int_array)
+
+
 def among(field: str, values: Iterable) -> Q | Func:
     """A filter keeping rows whose `field` is one of `values`: `= ANY(array)` on PostgreSQL,
     one parameter however many values (a batch passes ten thousand ids, and quoting each as
     its own parameter cost more than the query), IN elsewhere."""
     values = list(values)
     if connection.vendor == "postgresql":
+        if values and all(type(value) is int for value in values):
+            return _IsAnyOfIds(F(field), Value(int_array(values)))
         return _IsAnyOf(F(field), Value(values))
     return Q(**{f"{field}__in": values})
 
@@ -396,7 +402,7 @@ def _open_ids_postgresql(ids: list[int]) -> list[int]:
         ) IS NULL
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids, list(LIVE)])
+        cursor.execute(sql, [int_array(ids), list(LIVE)])
         return [pk for (pk,) in cursor.fetchall()]
 
 

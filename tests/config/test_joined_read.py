@@ -135,3 +135,20 @@ def test_skip_locked_leaves_out_the_rows_another_transaction_holds():
     hold_and_look()
 
     assert seen == [free.pk]
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 300])
+def test_among_sql_keeps_exactly_the_rows_asked_for(count):
+    made = AppointmentFactory.create_batch(3)
+    wanted = [made[0].pk, made[2].pk, *range(10**9, 10**9 + max(0, count - 2))][:count]
+    condition, params = among_sql("id", wanted)
+    statuses, status_params = among_sql("status", ["proposed", "accepted"])
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM scheduling_appointment WHERE {condition} AND {statuses}",
+            [*params, *status_params],
+        )
+        found = sorted(pk for (pk,) in cursor.fetchall())
+
+    assert found == sorted(pk for pk in wanted if pk in {a.pk for a in made})
