@@ -5,7 +5,7 @@ match quickly, alternately, on the same data:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_single REDIS_URL=redis://... \\
       .venv/bin/python -m tests.bench.single_match_probe [--seed] [--after-batch] [--profile] \\
-      [--notify] [--statements]
+      [--notify] [--statements] [--worker]
 
 --seed resets the database in DATABASE_URL (use one of its own) and writes the benchmark's
 first scenario (1,000 clinicians, ~94,000 slots, 10,000 pending referrals); --after-batch then
@@ -15,7 +15,9 @@ transaction that is rolled back (every match sees the same data), and deletes th
 --notify each match also writes the invitation it calls for, as the match task does; with
 --statements it prints each statement's median time (its position in the match and its SQL).
 With --profile, PROFILE_DUMP=FILE also writes the profile there, for pstats. Statements stay
-prepared across the rollbacks, as they do across a worker's commits.
+prepared across the rollbacks, as they do across a worker's commits. --worker instead runs
+the 60 matches as tasks in a real worker through REDIS_URL, as the benchmark does; those
+commit, so seed again before comparing.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def main(argv: list[str]) -> None:
         print("seeded the benchmark's first scenario")
     if "--after-batch" in argv:
         print(f"batch: {_propose_batch()} proposals written")
-    if "--seed" not in argv and "--after-batch" not in argv:
+    if "--worker" in argv:
+        _time_worker_matches()
+    elif "--seed" not in argv and "--after-batch" not in argv:
         _time_matches(
             profile="--profile" in argv,
             notify="--notify" in argv,
@@ -136,6 +140,22 @@ def _time_matches(*, profile: bool, notify: bool, per_statement: bool) -> None:
         if os.environ.get("PROFILE_DUMP"):
             stats.dump_stats(os.environ["PROFILE_DUMP"])
         stats.sort_stats("cumulative").print_stats(40)
+
+
+def _time_worker_matches() -> None:
+    """MATCHES match tasks through a real worker and Redis, one at a time, as the benchmark
+    runs them; they commit their proposals."""
+    from tests.bench.bench_matching import _new_referrals, _worker_run
+
+    runs = _worker_run(_new_referrals(MATCHES), "1000")[WARM_UP:]
+    took = sorted(run["ms"] for run in runs)
+    matched = sorted(run["match_ms"] for run in runs)
+    print(
+        f"{len(runs)} match tasks: median {statistics.median(took):.1f} ms, p95 "
+        f"{took[int(len(took) * 0.95)]:.1f} ms (the match itself median "
+        f"{statistics.median(matched):.1f} ms); queries per task "
+        f"{dict(Counter(run['queries'] for run in runs))}"
+    )
 
 
 def _keep_prepared_statements_across_rollbacks() -> None:
