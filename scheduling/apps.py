@@ -15,10 +15,12 @@ class SchedulingConfig(AppConfig):
         def slot_changed(**_kwargs) -> None:
             offered_times_changed()
 
-        def capacity_copied(instance, raw=False, **_kwargs) -> None:
+        def capacity_copied(instance, raw=False, update_fields=None, **_kwargs) -> None:
             from .services.load import clinician_weeks_capacity_copy
 
-            if not raw:  # not while loading fixtures
+            if raw:  # loading fixtures
+                return
+            if update_fields is None or "weekly_capacity" in update_fields:
                 clinician_weeks_capacity_copy(clinician_ids=[instance.pk])
 
         for signal in (post_save, post_delete):

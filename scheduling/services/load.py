@@ -69,9 +69,9 @@ CAPACITY_NOW = (
 
 
 def clinician_weeks_capacity_copy(*, clinician_ids: Iterable[int] | None = None) -> int:
-    """Copy each clinician's weekly capacity onto those of their weeks that hold another
-    (of the given clinicians, or of all): after a change of capacity, and at the sweeper's
-    recount for a change that bypassed signals. One statement; returns the weeks changed."""
+    """Copy each clinician's weekly capacity onto their weeks whose copy differs (of the
+    given clinicians, or of all): after a change of capacity, and at the sweeper's recount
+    for a change that bypassed signals. One statement; returns the weeks changed."""
     weeks = ClinicianWeek.objects.exclude(capacity=Subquery(_capacity_of_clinician()))
     if clinician_ids is not None:
         weeks = weeks.filter(clinician_id__in=list(clinician_ids))
