@@ -19,10 +19,15 @@ def among_sql(column: str, values: Iterable) -> tuple[str, list]:
     if len(values) == 1:
         return f"{column} = %s", values
     if connection.vendor == "postgresql":
-        if values and all(type(value) is int for value in values):
+        if is_int_list(values):
             return f"{column} = ANY(%s::bigint[])", [int_array(values)]
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def is_int_list(values: list) -> bool:
+    """Whether `values` are all plain integers (ids), to be sent as one `int_array`."""
+    return bool(values) and all(type(value) is int for value in values)
 
 
 def int_array(values: Iterable[int]) -> str:

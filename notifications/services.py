@@ -499,7 +499,11 @@ def message_render_at_send(message: OutboundMessage) -> None:
     """Give a row written without its text (is_rendered_at_send) its subject and text, from
     its referral as it stands, and store them, so a resend and a coordinator see what was
     sent. The caller has claimed the row."""
-    referral = Referral.objects.select_related("program").get(pk=message.referral_id)
+    referral = (
+        Referral.objects.select_related("program")
+        .defer(*(name.removeprefix("referral__") for name in REFERRAL_FREE_TEXT))
+        .get(pk=message.referral_id)
+    )
     rendered = _referral_rendered(referral, message.kind)
     message.subject, message.body_text, message.body_html = (
         rendered.subject,

@@ -313,15 +313,6 @@ def clinician_breaches(need: Need, clinician: ClinicianProfile) -> list[Constrai
     """The clinician-level hard constraints this clinician breaks for this referral, in the
     order of CLINICIAN_CONSTRAINTS. (A tuple, not a dict: a single match asks this of every
     clinician of the program, and building a dict each time took half its time.)"""
-    if (
-        need.program_id in clinician.program_ids
-        and clinician.is_active
-        and clinician.district_ids.isdisjoint(need.excluded_district_ids)
-        and clinician.facility_ids.isdisjoint(need.excluded_facility_ids)
-        and clinician.clinician_id not in need.excluded_clinician_ids
-        and offers_modality(clinician, need.modality)
-    ):
-        return []  # the usual answer, without building the list below
     is_broken = (
         need.program_id not in clinician.program_ids,
         not clinician.is_active,
@@ -330,6 +321,8 @@ def clinician_breaches(need: Need, clinician: ClinicianProfile) -> list[Constrai
         clinician.clinician_id in need.excluded_clinician_ids,
         not offers_modality(clinician, need.modality),
     )
+    if not any(is_broken):
+        return []  # the usual answer, without building the list below
     return [
         constraint
         for constraint, broken in zip(CLINICIAN_CONSTRAINTS, is_broken, strict=True)

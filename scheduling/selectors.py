@@ -32,7 +32,7 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from config.db import among_sql, instances_with_related, int_array
+from config.db import among_sql, instances_with_related, int_array, is_int_list
 from referrals.limits import counted_statuses
 from referrals.models import Program, Referral
 from referrals.windows import WINDOW_KEYS
@@ -153,7 +153,7 @@ def among(field: str, values: Iterable) -> Q | Func:
     its own parameter cost more than the query), IN elsewhere."""
     values = list(values)
     if connection.vendor == "postgresql":
-        if values and all(type(value) is int for value in values):
+        if is_int_list(values):
             return _IsAnyOfIds(F(field), Value(int_array(values)))
         return _IsAnyOf(F(field), Value(values))
     return Q(**{f"{field}__in": values})

@@ -171,7 +171,7 @@ def _create_proposal(
     if connection.vendor == "postgresql":
         check_transition(REFERRAL_TRANSITIONS, "Referral", referral.status, R.PROPOSED)
         appointment_id = _proposal_write(
-            referral, held, appointment, event, actor=actor, actor_label=actor_label, reason=reason
+            referral, held, appointment, event, actor_label=actor_label, reason=reason
         )
         if appointment_id is None:
             raise SlotUnavailable(f"slot {held.slot_id} is held by another session")
@@ -195,7 +195,6 @@ def _proposal_write(
     appointment: dict,
     event: dict,
     *,
-    actor: AbstractBaseUser | None,
     actor_label: str,
     reason: str,
 ) -> int | None:
@@ -209,7 +208,7 @@ def _proposal_write(
         "referral_id": referral.pk,
         "from_status": referral.status,
         "to_status": R.PROPOSED,
-        "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
+        "actor_id": event["actor_id"],
         "actor_label": actor_label,
         "reason": reason[:500],
     }
