@@ -364,45 +364,46 @@ def slot_table(slots) -> SlotTable:
 
 
 def _open_mask(times: SlotTable) -> np.ndarray:
-    """Which of `times` the slots table still offers and no live session holds: one
-    statement of index lookups by id. Full weeks were left out before
-    (`_outside_full_weeks`); the engine and the lock check capacity again."""
+    """Which of `times` no live session holds: one statement of lookups by id in the index of
+    live sessions. The times come from this process's copy of the offered times, which is
+    read again whenever availability changes (`offered_times_changed`); a time withdrawn
+    since the copy was read is refused under its lock (`slot_locked`) and the match goes on
+    to its next option. Full weeks were left out before (`_outside_full_weeks`); the engine
+    and the lock check capacity again."""
     if len(times) == 0:
         return np.zeros(0, bool)
     ids = times.slot_ids.tolist()
     if connection.vendor == "postgresql":
-        open_ids = _open_ids_postgresql(ids)
+        held_ids = _held_ids_postgresql(ids)
     else:  # in parts: SQLite takes at most 32,766 parameters in a statement
-        open_ids = [
+        held_ids = [
             pk
             for part in range(0, len(ids), SQLITE_IDS_PER_STATEMENT)
-            for pk in Slot.objects.filter(
-                _is_open(), pk__in=ids[part : part + SQLITE_IDS_PER_STATEMENT], is_offered=True
+            for pk in Appointment.objects.filter(
+                slot_id__in=ids[part : part + SQLITE_IDS_PER_STATEMENT], status__in=LIVE
             )
             .order_by()
-            .values_list("pk", flat=True)
+            .values_list("slot_id", flat=True)
         ]
-    return np.isin(times.slot_ids, open_ids)
+    return ~np.isin(times.slot_ids, held_ids)
 
 
 SQLITE_IDS_PER_STATEMENT = 10_000
+# The live statuses written into the statement, as the partial index of live sessions
+# (one_live_appointment_per_slot) names them: given as a parameter, PostgreSQL cannot tell
+# the index covers them, and read each session's row from the table instead.
+_LIVE_SQL = ", ".join(f"'{status}'" for status in LIVE)
 
 
-def _open_ids_postgresql(ids: list[int]) -> list[int]:
-    # One index lookup per id in each table, as scalar subqueries PostgreSQL cannot turn into
-    # joins: written as joins or EXISTS, past a few hundred ids it chose to hash every slot
-    # or every live session instead (10-14 ms for a thousand ids against 2 ms).
-    slots, appointments = Slot._meta.db_table, Appointment._meta.db_table
-    sql = f"""
-        SELECT asked.id FROM unnest(%s::bigint[]) AS asked (id)
-        WHERE (SELECT s.is_offered FROM {slots} AS s WHERE s.id = asked.id)
-        AND (
-            SELECT true FROM {appointments} AS a
-            WHERE a.slot_id = asked.id AND a.status = ANY(%s) LIMIT 1
-        ) IS NULL
-    """
+def _held_ids_postgresql(ids: list[int]) -> list[int]:
+    # Only the few held ids come back; asking about the slots' own rows too (whether still
+    # offered, which the copy and the lock already see to) cost twice as long.
+    sql = (
+        f"SELECT a.slot_id FROM {Appointment._meta.db_table} AS a"
+        f" WHERE a.slot_id = ANY(%s::bigint[]) AND a.status IN ({_LIVE_SQL})"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [int_array(ids), list(LIVE)])
+        cursor.execute(sql, [int_array(ids)])
         return [pk for (pk,) in cursor.fetchall()]
 
 
@@ -560,8 +561,9 @@ class _OfferedCopy:
 # Offered times change only when availability does (`slots_materialise`, or a slot saved
 # one at a time). Replaced whole when they change (`offered_times_changed`) and after
 # MATCH_OFFERED_TIMES_CACHE_SECONDS whatever happens, for a change made without signals. A
-# copy that is behind can hide a new time until then but never offer a gone one: every time
-# a read keeps is looked up in the slots table (`_open_mask`).
+# copy that is behind can hide a new time until then, and never gets a gone one proposed:
+# the chosen time's row is read under its lock (`slot_locked`), and a withdrawn one is
+# skipped for the match's next option.
 _EMPTY_OFFERED = _OfferedCopy(
     None,
     float("-inf"),

@@ -147,8 +147,8 @@ def test_times_materialised_from_new_availability_are_offered():
 
 
 def test_a_time_withdrawn_unseen_is_never_proposed():
-    """A withdrawal that bypassed the signals leaves this worker's copy behind; the times it
-    keeps are looked up in the table, so the next time is proposed instead."""
+    """A withdrawal that bypassed the signals leaves this worker's copy behind; the chosen
+    time is read under its lock, so the next time is proposed instead."""
     program = ProgramFactory()
     clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
     withdrawn, later = slot_at(clinician, 40), slot_at(clinician, 41)
@@ -214,7 +214,7 @@ def test_a_match_asks_the_cache_for_the_copies_versions_once(monkeypatch):
     assert asked == [("scheduling:clinicians-version", "scheduling:offered-times-version")]
 
 
-def test_only_offered_times_no_live_session_holds_count_as_open(monkeypatch):
+def test_only_times_no_live_session_holds_count_as_open(monkeypatch):
     """Asked about one id per statement on SQLite (it takes a bounded number of parameters),
     the answer is the same and keeps the times' order."""
     from scheduling import selectors
@@ -222,11 +222,13 @@ def test_only_offered_times_no_live_session_holds_count_as_open(monkeypatch):
 
     monkeypatch.setattr(selectors, "SQLITE_IDS_PER_STATEMENT", 1)
     clinician = ClinicianFactory()
-    first, held, withdrawn, declined, last = (slot_at(clinician, h) for h in (40, 41, 42, 43, 44))
-    AppointmentFactory(slot=held, clinician=clinician, status=A.PROPOSED)
+    first, proposed, accepted, declined, last = (
+        slot_at(clinician, h) for h in (40, 41, 42, 43, 44)
+    )
+    AppointmentFactory(slot=proposed, clinician=clinician, status=A.PROPOSED)
+    AppointmentFactory(slot=accepted, clinician=clinician, status=A.ACCEPTED)
     AppointmentFactory(slot=declined, clinician=clinician, status=A.DECLINED)
-    Slot.objects.filter(pk=withdrawn.pk).update(is_offered=False)
-    asked = [last, declined, withdrawn, held, first]
+    asked = [last, declined, accepted, proposed, first]
     table = SlotTable.from_rows([(s.pk, clinician.pk, s.starts_at, s.ends_at) for s in asked])
     still_open = table.slot_ids[selectors._open_mask(table)]
     assert still_open.tolist() == [last.pk, declined.pk, first.pk]
