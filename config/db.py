@@ -80,6 +80,43 @@ def insert_unless_taken(
     return inserted
 
 
+def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Write `fields` of saved `rows` of one model from the instances, as bulk_update does,
+    in one statement per ROWS_UPDATE_BATCH rows: on PostgreSQL `UPDATE … FROM (VALUES …)`,
+    since bulk_update builds a CASE expression per field and row, which for a batch of fifty
+    kept messages cost more than parsing them. Elsewhere bulk_update itself."""
+    if not rows:
+        return
+    model = type(rows[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(rows, fields)
+        return
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    quote = connection.ops.quote_name
+    names = [quote(field.column) for field in columns]
+    one_row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    table = quote(meta.db_table)
+    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
+    for start in range(0, len(rows), ROWS_UPDATE_BATCH):
+        part = rows[start : start + ROWS_UPDATE_BATCH]
+        params = [
+            field.get_db_prep_save(getattr(row, field.attname), connection)
+            for row in part
+            for field in columns
+        ]
+        sql = (
+            f"UPDATE {table} SET {assignments}"
+            f" FROM (VALUES {', '.join([one_row] * len(part))}) AS v ({', '.join(names)})"
+            f" WHERE {table}.{names[0]} = v.{names[0]}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+ROWS_UPDATE_BATCH = 1000  # well under PostgreSQL's 65,535 parameters a statement
+
+
 @dataclass(frozen=True)
 class _Part:
     """One model of a joined read: where its columns sit in a row, how each is converted, and

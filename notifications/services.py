@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from config.db import among_sql, insert_unless_taken, instances_with_related
+from config.db import among_sql, insert_unless_taken, instances_with_related, rows_update
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
 from scheduling.services import (
@@ -817,9 +817,7 @@ def inbound_mark_applied(*, messages: Sequence[tuple[InboundMessage, ical.Parsed
     for message, parsed in messages:
         message.message_id, message.problem = parsed.message_id, parsed.problem
         message.applied_at = now
-    InboundMessage.objects.bulk_update(
-        [message for message, _ in messages], ["message_id", "problem", "applied_at"]
-    )
+    rows_update([message for message, _ in messages], ["message_id", "problem", "applied_at"])
 
 
 @transaction.atomic(savepoint=False)
