@@ -24,7 +24,13 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from config.db import among_sql, insert_unless_taken, instances_with_related, rows_update
+from config.db import (
+    among_sql,
+    insert_unless_taken,
+    instances_insert,
+    instances_with_related,
+    rows_update,
+)
 from referrals.models import Referral
 from scheduling.models import Appointment, Clinician, new_feed_token
 from scheduling.services import (
@@ -257,7 +263,7 @@ class _Outbox:
     def save(self) -> list[OutboundMessage]:
         """Insert the new rows and queue their sending for after commit: one task for one
         row, one per OUTBOX_SEND_BATCH rows for many (one SMTP connection for a batch)."""
-        written = OutboundMessage.objects.bulk_create(self._new)
+        written = instances_insert(self._new)
         if len(written) == 1:
             transaction.on_commit(partial(queue_send, written[0].pk), robust=True)
         elif written:
