@@ -182,6 +182,8 @@ class _Part:
 class _JoinedRead:
     sql: str
     parts: tuple[_Part, ...]
+    extra_start: int
+    extra_names: tuple[str, ...]
 
 
 @functools.lru_cache(maxsize=64)
@@ -190,6 +192,7 @@ def _joined_read(
     related: tuple[str, ...],
     deferred: frozenset[str],
     only: frozenset[str] | None,
+    extra: tuple[tuple[str, str], ...],
     lock: str,
     vendor: str,
 ) -> _JoinedRead:
@@ -245,9 +248,13 @@ def _joined_read(
             )
         )
         columns += [f"{alias}.{quote(f.column)}" for f in chosen]
+    # Braces doubled: the statement is a format string for its WHERE and ORDER BY.
+    columns += [expression.replace("{", "{{").replace("}", "}}") for _name, expression in extra]
     return _JoinedRead(
         sql=f"SELECT {', '.join(columns)} {' '.join(joins)} WHERE {{where}}{{order}}{lock}",
         parts=tuple(parts),
+        extra_start=len(columns) - len(extra),
+        extra_names=tuple(name for name, _expression in extra),
     )
 
 
@@ -262,6 +269,7 @@ def instances_with_related(
     order_by: str = "",
     lock: bool = False,
     skip_locked: bool = False,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> list[models.Model]:
     """Instances of `model` with the foreign keys in `related` ("referral__program" style
     paths, parents before children) loaded, as select_related would, in one statement whose
@@ -270,7 +278,9 @@ def instances_with_related(
     names fields ("referral__details") left out, and `only` the only ones read besides keys
     (as the ORM's defer and only: a field left out is read if asked for); `lock` takes the
     model's own rows FOR UPDATE where the database can, leaving out those another
-    transaction holds with `skip_locked`."""
+    transaction holds with `skip_locked`. `extra` adds (name, SQL expression) columns, set
+    on each instance under their names as annotate does; they take no parameters, so that
+    PostgreSQL can keep one plan for the statement."""
     lock_clause = ""
     if lock and connection.features.has_select_for_update_of:
         lock_clause = " FOR UPDATE OF t0" + (" SKIP LOCKED" if skip_locked else "")
@@ -279,6 +289,7 @@ def instances_with_related(
         tuple(related),
         frozenset(defer),
         None if only is None else frozenset(only),
+        tuple(extra),
         lock_clause,
         connection.vendor,
     )
@@ -300,5 +311,7 @@ def instances_with_related(
             built[part.path] = instance
             if part.field is not None and built[part.parent] is not None:
                 part.field.set_cached_value(built[part.parent], instance)
+        for name, value in zip(read.extra_names, row[read.extra_start :], strict=True):
+            setattr(built[""], name, value)
         found.append(built[""])
     return found

@@ -148,9 +148,10 @@ def referral_ids_waiting_for_match(*, limit: int) -> list[int]:
 def referral_status_and_burst(*, referral_id: int, burst_size: int) -> tuple[str | None, bool]:
     """The referral's status (None when it is gone) and whether at least `burst_size`
     referrals are waiting for a match (as referral_ids_waiting_for_match and the partial index
-    referral_waiting_match_idx define them), in one statement. Written as SQL: every match
-    task runs it first, and the ORM took longer to build it (about 1.5 ms) than PostgreSQL
-    took to run it."""
+    referral_waiting_match_idx define them), in one statement. Written as SQL: the ORM took
+    longer to build it (about 1.5 ms) than PostgreSQL took to run it. A match task on
+    PostgreSQL asks the same as part of its referral's locked read
+    (scheduling.selectors.referral_locked_for_matching)."""
     meta = Referral._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)

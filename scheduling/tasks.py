@@ -44,32 +44,25 @@ def match_referral(self, referral_id: int) -> None:
     MATCH_LOCKED_MAX_RETRIES times): when a worker is killed mid-match, Celery redelivers the
     task at once while the dead worker's transaction may still hold the lock.
     """
-    from referrals.selectors import referral_status_and_burst
-
-    from .selectors import MATCHABLE
-
-    status, is_burst = referral_status_and_burst(
-        referral_id=referral_id, burst_size=settings.MATCH_COALESCE_MIN_WAITING
-    )
-    if status not in MATCHABLE:  # checked again under the referral's lock
-        logger.info("match referral %s: referral is %s", referral_id, status or "gone")
-        return
     may_wait = self.request.retries < settings.MATCH_COALESCE_MAX_RETRIES
-    if is_burst and not _match_waiting() and may_wait:
-        raise self.retry(countdown=settings.MATCH_COALESCE_RETRY_SECONDS)
-    # Alone, or after the batches (a referral they left out, or proposed: then a no-op).
-    if _match_one(referral_id).is_locked_elsewhere:
+    outcome = _match_one(referral_id, burst_size=settings.MATCH_COALESCE_MIN_WAITING)
+    if outcome.is_burst:
+        if not _match_waiting() and may_wait:
+            raise self.retry(countdown=settings.MATCH_COALESCE_RETRY_SECONDS)
+        # After the batches (a referral they left out, or proposed: then a no-op), or alone.
+        outcome = _match_one(referral_id)
+    if outcome.is_locked_elsewhere:
         raise self.retry(
             countdown=settings.MATCH_LOCKED_RETRY_SECONDS,
             max_retries=settings.MATCH_LOCKED_MAX_RETRIES,
         )
 
 
-def _match_one(referral_id: int):
+def _match_one(referral_id: int, *, burst_size: int | None = None):
     from .services import referral_match
 
     with transaction.atomic():
-        outcome = referral_match(referral_id=referral_id)
+        outcome = referral_match(referral_id=referral_id, burst_size=burst_size)
         if outcome.appointment_id is not None:
             appointment_created_notify(appointment_id=outcome.appointment_id)
         elif outcome.is_newly_unmatched:

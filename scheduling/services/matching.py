@@ -89,6 +89,8 @@ class MatchOutcome:
     # Another transaction holds the referral's row: a worker matching it now, or one that died
     # and whose transaction PostgreSQL has not ended yet.
     is_locked_elsewhere: bool = False
+    # Asked to look for a burst, it found one: the referral is left to the batches.
+    is_burst: bool = False
 
 
 # --- proposals ---
@@ -461,6 +463,7 @@ def referral_match(
     referral_id: int,
     avoid_clinician_ids: Sequence[int] = (),
     now: dt.datetime | None = None,
+    burst_size: int | None = None,
 ) -> MatchOutcome:
     """Propose the cheapest feasible session to a NEW or UNMATCHED referral.
 
@@ -469,17 +472,20 @@ def referral_match(
     appointment with its cost terms and moves the referral to PROPOSED; with nothing feasible,
     moves it to UNMATCHED with the constraint that emptied the pool; past the session limit,
     holds it for a coordinator. Idempotent: a referral already proposed (or in any other
-    status) is left alone. Sends nothing.
+    status) is left alone. Sends nothing. Given `burst_size`, a matchable referral is left
+    alone (is_burst) when at least that many referrals wait, for the batches to take.
     """
     now = now or timezone.now()
-    referral = referral_locked_for_matching(referral_id)
-    if referral is None:
+    read = referral_locked_for_matching(referral_id, burst_size=burst_size)
+    if read is None:
         if Referral.objects.filter(pk=referral_id).exists():
             return MatchOutcome(referral_id, detail="locked elsewhere", is_locked_elsewhere=True)
         return MatchOutcome(referral_id, detail="gone")
+    referral, history = read.referral, read.history
     if referral.status not in MATCHABLE:
         return MatchOutcome(referral_id, detail=f"referral is {referral.status}")
-    history = referral_histories([referral])[referral.pk]
+    if read.is_burst:
+        return MatchOutcome(referral_id, detail="left to the batches", is_burst=True)
     if history.has_live_proposal:
         return MatchOutcome(referral_id, detail="already has a live proposal")
     if history.sessions_held >= _session_limit(referral):
