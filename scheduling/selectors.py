@@ -535,20 +535,13 @@ class CandidateTimes:
 
 
 def _outside_full_weeks(times: SlotTable, *, earliest: dt.datetime) -> SlotTable:
-    """`times` less those in a week the maintained counts (ClinicianWeek) say is full: one
-    query, so that however many early weeks are full, the times asked about next are
-    nearly all open. Every clinician's full weeks are read, by the partial index of full
-    weeks: joined to the clinicians for their capacity instead, PostgreSQL read every week
-    from now on to keep the full ones, most of a match's time in the database."""
-    full = _rows(
-        f"SELECT w.clinician_id, {_epoch_seconds_sql('w.starts_at')},"
-        f" {_epoch_seconds_sql('w.ends_at')} FROM {ClinicianWeek._meta.db_table} AS w"
-        " WHERE w.held >= w.capacity AND w.ends_at > %s",  # clinician_week_full_idx
-        [_datetime_value(earliest)],
-    )
-    if not full or len(times) == 0:
+    """`times` less those in a week the maintained counts (ClinicianWeek) say is full, by
+    this process's copy of the full weeks (`_full_weeks`), so that however many early weeks
+    are full, the times asked about next are nearly all open."""
+    full = _full_weeks(earliest).weeks
+    if len(full) == 0 or len(times) == 0:
         return times
-    weeks = np.array(full, np.int64)
+    weeks = full
     # Only the times of clinicians with a full week are placed in weeks: with a few full
     # weeks among tens of thousands of candidate times, sorting them all cost more than the
     # query.
@@ -572,6 +565,67 @@ def _outside_full_weeks(times: SlotTable, *, earliest: dt.datetime) -> SlotTable
     kept = np.ones(len(times), bool)
     kept[asked[inside]] = False
     return times.take(np.nonzero(kept)[0])
+
+
+@dataclass(frozen=True)
+class _FullWeeksCopy:
+    """The full weeks ending after `from_s` (epoch seconds): (clinician id, start, end) rows."""
+
+    version: str | None
+    read_at: float
+    from_s: float
+    weeks: np.ndarray
+
+
+# Which weeks are full changes with every proposal, but a week stops being full only when a
+# session is released, a capacity rises or the counts are set afresh: those publish a new
+# version (`full_weeks_changed`), and so does a batch, which fills many at once. A copy that
+# misses a week filled since only lets that week's times be asked about (the engine counts
+# each candidate clinician's weeks afresh, and the lock counts the chosen week again); it
+# never hides a week that has room. Read afresh after MATCH_FULL_WEEKS_CACHE_SECONDS too,
+# and for a change made without signals, the sweeper's recount publishes a new version.
+# Read for every match instead, after a batch it was most of the match's time in the
+# database: thousands of full weeks.
+_NO_FULL_WEEKS = _FullWeeksCopy(None, float("-inf"), float("inf"), np.zeros((0, 3), np.int64))
+_full = _NO_FULL_WEEKS
+FULL_WEEKS_VERSION_KEY = "scheduling:full-weeks-version"
+
+
+def full_weeks_changed() -> None:
+    """A week may have room again (or many weeks changed at once): every process reads the
+    full weeks afresh for its next match, now and again once the change commits."""
+    full_weeks_version_publish()
+    transaction.on_commit(full_weeks_version_publish)
+
+
+def full_weeks_version_publish() -> None:
+    _version_publish(FULL_WEEKS_VERSION_KEY)
+
+
+def full_weeks_forget() -> None:
+    """Drop this process's copy of the full weeks: read again at the next match."""
+    global _full
+    _full = _NO_FULL_WEEKS
+
+
+def _full_weeks(earliest: dt.datetime) -> _FullWeeksCopy:
+    """This process's copy, holding every full week ending after `earliest`; read again (one
+    query, by the partial index of full weeks) when it is old, out of date or starts later."""
+    global _full
+    version, clock, current = _version(FULL_WEEKS_VERSION_KEY), time.monotonic(), _full
+    is_old = clock - current.read_at >= settings.MATCH_FULL_WEEKS_CACHE_SECONDS
+    if version == current.version and not is_old and current.from_s <= epoch(earliest):
+        return current
+    start = min(earliest, timezone.now())
+    rows = _rows(
+        f"SELECT w.clinician_id, {_epoch_seconds_sql('w.starts_at')},"
+        f" {_epoch_seconds_sql('w.ends_at')} FROM {ClinicianWeek._meta.db_table} AS w"
+        " WHERE w.held >= w.capacity AND w.ends_at > %s",  # clinician_week_full_idx
+        [_datetime_value(start)],
+    )
+    weeks = np.array(rows, np.int64).reshape(-1, 3)
+    _full = _FullWeeksCopy(version, clock, epoch(start), weeks)
+    return _full
 
 
 def _first_open(times: SlotTable, limit: int) -> SlotTable:
@@ -845,7 +899,7 @@ def _version(key: str) -> str | None:
         return uuid.uuid4().hex
 
 
-VERSION_KEYS = (CLINICIANS_VERSION_KEY, OFFERED_TIMES_VERSION_KEY)
+VERSION_KEYS = (CLINICIANS_VERSION_KEY, OFFERED_TIMES_VERSION_KEY, FULL_WEEKS_VERSION_KEY)
 _pinned_versions: ContextVar[dict[str, str | None] | None] = ContextVar(
     "matching_copy_versions", default=None
 )
@@ -853,7 +907,7 @@ _pinned_versions: ContextVar[dict[str, str | None] | None] = ContextVar(
 
 @contextmanager
 def versions_pinned() -> Iterator[None]:
-    """Within one match, ask the cache for both copies' versions once, in one round trip,
+    """Within one match, ask the cache for the copies' versions once, in one round trip,
     instead of at every read of a copy (a match reads the clinicians' copy three or four
     times, and each ask cost the Django Redis cache a new client)."""
     try:

@@ -107,12 +107,18 @@ def wait_until_a_backend_waits_on_a_lock(deadline_seconds: float) -> bool:
 
 @pytest.fixture(autouse=True)
 def _no_matching_copies():
-    """Matching keeps clinicians' attributes and the offered times in the process; a test
+    """Matching keeps clinicians' attributes, the offered times and the full weeks in the
+    process; a test
     must not see another's (SQLite gives a rolled-back row's id to the next one)."""
-    from scheduling.selectors import clinician_copies_forget, offered_times_forget
+    from scheduling.selectors import (
+        clinician_copies_forget,
+        full_weeks_forget,
+        offered_times_forget,
+    )
 
     clinician_copies_forget()
     offered_times_forget()
+    full_weeks_forget()
 
 
 @pytest.fixture(scope="session")

@@ -568,6 +568,10 @@ MATCH_CANDIDATES_PER_CLINICIAN = env.int("MATCH_CANDIDATES_PER_CLINICIAN", defau
 MATCH_CANDIDATE_CHECK_SPARE = env.int("MATCH_CANDIDATE_CHECK_SPARE", default=50)
 MATCH_CANDIDATES_PER_CLINICIAN_SPARE = env.int("MATCH_CANDIDATES_PER_CLINICIAN_SPARE", default=2)
 MATCH_OFFERED_TIMES_CACHE_SECONDS = env.int("MATCH_OFFERED_TIMES_CACHE_SECONDS", default=300)
+# And the full clinician weeks, left out before any time is asked about: read again whenever
+# a week may have room again (or a batch filled many), and after this age, so that weeks
+# filled since are left out too.
+MATCH_FULL_WEEKS_CACHE_SECONDS = env.int("MATCH_FULL_WEEKS_CACHE_SECONDS", default=10)
 # Each worker keeps the clinicians' attributes and links a single match read (they change a
 # few times a year); any change to a clinician empties every copy, and so does this age.
 MATCH_PROFILE_CACHE_SECONDS = env.int("MATCH_PROFILE_CACHE_SECONDS", default=300)

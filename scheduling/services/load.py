@@ -1,9 +1,9 @@
 """The sessions each clinician week holds (ClinicianWeek), kept in step with appointments.
 
-A single match filters out full weeks with these counts (in SQL and in the clinicians'
-profiles); capacity itself is checked against the appointments when the chosen time is locked,
-so a count that drifted can only hide a week from a match until the sweeper recounts it, never
-overfill one.
+A single match filters out full weeks with these counts (by each worker's copy of the full
+weeks, and in the clinicians' profiles); capacity itself is checked against the appointments
+when the chosen time is locked, so a count that drifted can only hide a week from a match
+until the sweeper recounts it, never overfill one.
 """
 
 import datetime as dt
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ..matching import week_bounds, week_start_on, week_starts
 from ..models import Appointment, Clinician, ClinicianWeek, Slot
-from ..selectors import EpochSeconds, among
+from ..selectors import EpochSeconds, among, full_weeks_changed
 
 A = Appointment.Status
 # Sessions that used or hold an hour of the clinician's week (see docs/matching.md).
@@ -41,6 +41,8 @@ def _upsert(changes: Counter, zones: dict[int, str], *, is_increment: bool) -> N
     """Add each change to its week's count (or set it), creating missing weeks, and copy the
     clinician's capacity as it is now: one INSERT … ON CONFLICT per UPSERT_ROWS weeks, the
     same SQL on PostgreSQL and SQLite."""
+    if not is_increment or len(changes) > 1 or any(count < 0 for count in changes.values()):
+        full_weeks_changed()  # a week may have room again, or many filled at once
     table = connection.ops.quote_name(ClinicianWeek._meta.db_table)
     held = f"{table}.held + excluded.held" if is_increment else "excluded.held"
     items = sorted(changes.items())  # one lock order for every writer
@@ -75,7 +77,10 @@ def clinician_weeks_capacity_copy(*, clinician_ids: Iterable[int] | None = None)
     weeks = ClinicianWeek.objects.exclude(capacity=Subquery(_capacity_of_clinician()))
     if clinician_ids is not None:
         weeks = weeks.filter(clinician_id__in=list(clinician_ids))
-    return weeks.update(capacity=Subquery(_capacity_of_clinician()))
+    changed = weeks.update(capacity=Subquery(_capacity_of_clinician()))
+    if changed:
+        full_weeks_changed()
+    return changed
 
 
 def _capacity_of_clinician():

@@ -9,11 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from referrals.windows import WINDOW_KEYS
-from scheduling.matching import match_single
+from scheduling.matching import match_single, week_start_on
 from scheduling.models import Appointment, Slot
 from scheduling.selectors import (
     clinician_copies_forget,
     explanation_inputs,
+    full_weeks_forget,
     matching_weights,
     need_of,
     offered_times_forget,
@@ -22,6 +23,7 @@ from scheduling.selectors import (
 from scheduling.services import referral_match
 from scheduling.services.load import clinician_weeks_recount
 from scheduling.services.slots import slots_materialise
+from scheduling.workflow import appointment_transition
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import (
     AppointmentFactory,
@@ -91,6 +93,7 @@ def test_a_single_match_proposes_the_cheapest_open_time_of_all(
         with transaction.atomic():
             clinician_copies_forget()
             offered_times_forget()
+            full_weeks_forget()
             program = ProgramFactory(code="candidates")
             districts = [DistrictFactory(code=f"candidates-{n}") for n in range(3)]
             for shape in world:
@@ -124,6 +127,7 @@ def test_a_single_match_proposes_the_cheapest_open_time_of_all(
     finally:
         clinician_copies_forget()
         offered_times_forget()
+        full_weeks_forget()
 
 
 def test_a_time_added_after_the_copy_was_read_is_offered():
@@ -211,7 +215,13 @@ def test_a_match_asks_the_cache_for_the_copies_versions_once(monkeypatch):
     monkeypatch.setattr(cache, "get", one_get)
     monkeypatch.setattr(cache, "get_many", many_gets)
     assert proposed_slot(ReferralFactory(program=program)).starts_at == at(40)
-    assert asked == [("scheduling:clinicians-version", "scheduling:offered-times-version")]
+    assert asked == [
+        (
+            "scheduling:clinicians-version",
+            "scheduling:offered-times-version",
+            "scheduling:full-weeks-version",
+        )
+    ]
 
 
 def test_only_times_no_live_session_holds_count_as_open(monkeypatch):
@@ -232,3 +242,44 @@ def test_only_times_no_live_session_holds_count_as_open(monkeypatch):
     table = SlotTable.from_rows([(s.pk, clinician.pk, s.starts_at, s.ends_at) for s in asked])
     still_open = table.slot_ids[selectors._open_mask(table)]
     assert still_open.tolist() == [last.pk, declined.pk, first.pk]
+
+
+def _one_week_pair(clinician) -> tuple[Slot, Slot]:
+    """Two consecutive hours of one of the clinician's weeks, two days or more ahead."""
+    hours = 48
+    while week_start_on(at(hours), clinician.time_zone) != week_start_on(
+        at(hours + 1), clinician.time_zone
+    ):
+        hours += 2
+    return slot_at(clinician, hours), slot_at(clinician, hours + 1)
+
+
+def _full_week_and_an_elsewhere_proposal(*, capacity_of_first: int = 1):
+    """A clinician whose week a first proposal fills, a match that saw it full (and so went
+    to another clinician), and the first proposal."""
+    program = ProgramFactory()
+    first = ClinicianFactory(programs=[program], weekly_capacity=capacity_of_first)
+    other = ClinicianFactory(programs=[program])
+    early, _later = _one_week_pair(first)
+    slot_at(other, 24 * 9), slot_at(other, 24 * 9 + 1)
+    filling = ReferralFactory(program=program)
+    assert proposed_slot(filling) == early
+    full_weeks_forget()  # this worker's copy now holds the week as full
+    assert proposed_slot(ReferralFactory(program=program)).clinician == other
+    return program, first, Appointment.objects.get(referral=filling)
+
+
+def test_a_week_that_has_room_again_is_offered_at_once():
+    program, first, filling = _full_week_and_an_elsewhere_proposal()
+    with transaction.atomic():
+        appointment_transition(filling, A.DECLINED, actor=None, actor_label="test")
+
+    assert proposed_slot(ReferralFactory(program=program)).clinician == first
+
+
+def test_a_week_whose_clinician_takes_more_sessions_is_offered_at_once():
+    program, first, _filling = _full_week_and_an_elsewhere_proposal()
+    first.weekly_capacity = 2
+    first.save()
+
+    assert proposed_slot(ReferralFactory(program=program)).clinician == first

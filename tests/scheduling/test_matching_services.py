@@ -13,7 +13,7 @@ from notifications.services import CHANGE_FOR_STATUS, appointment_notify
 from referrals.models import Referral, ReferralEvent
 from scheduling import tasks
 from scheduling.models import Appointment
-from scheduling.selectors import assignment_breaches
+from scheduling.selectors import assignment_breaches, full_weeks_forget
 from scheduling.services import (
     Response,
     appointment_respond,
@@ -379,6 +379,8 @@ def _queries_for_one_match(clinician_count: int) -> int:
     for i in range(clinician_count):
         clinician_with_slots(program, 30 + i, 60 + i)
     referral = ReferralFactory(program=program)
+    # Each count with every copy read afresh: new clinicians and times empty the other two.
+    full_weeks_forget()
     with CaptureQueriesContext(connection) as captured:
         referral_match(referral_id=referral.pk)
     assert live(referral)
