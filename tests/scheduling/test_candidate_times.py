@@ -2,6 +2,9 @@
 proposes what the engine would over every open time, and a copy that is behind never offers
 a time that is gone."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -283,3 +286,34 @@ def test_a_week_whose_clinician_takes_more_sessions_is_offered_at_once():
     first.save()
 
     assert proposed_slot(ReferralFactory(program=program)).clinician == first
+
+
+def _tuesday_at_nine(time_zone: str) -> tuple[dt.datetime, dt.datetime]:
+    """A Tuesday 9-10 am in `time_zone`, four days or more ahead."""
+    zone = ZoneInfo(time_zone)
+    day = (timezone.now() + dt.timedelta(days=4)).astimezone(zone).date()
+    day += dt.timedelta(days=(1 - day.weekday()) % 7)
+    starts_at = dt.datetime.combine(day, dt.time(9), zone)
+    return starts_at, starts_at + dt.timedelta(hours=1)
+
+
+def test_a_window_is_read_in_each_referrers_own_time_zone():
+    """The same window in two zones, one after the other in one worker: Tuesday morning in
+    Sydney is Tuesday before dawn in Perth."""
+    program = ProgramFactory()
+    clinician = ClinicianFactory(programs=[program])
+    sydney, perth = (
+        SlotFactory(clinician=clinician, starts_at=starts_at, ends_at=ends_at)
+        for starts_at, ends_at in (
+            _tuesday_at_nine("Australia/Sydney"),
+            _tuesday_at_nine("Australia/Perth"),
+        )
+    )
+
+    def tuesday_morning_in(time_zone: str) -> Slot | None:
+        return proposed_slot(
+            ReferralFactory(program=program, time_zone=time_zone, preferred_windows=["tue-morning"])
+        )
+
+    assert tuesday_morning_in("Australia/Sydney") == sydney
+    assert tuesday_morning_in("Australia/Perth") == perth
