@@ -237,9 +237,12 @@ def referral_locked_for_matching(
 ) -> MatchingRead | None:
     """The referral with what matching reads (REFERRAL_MATCH_FIELDS), its row locked, with its
     history (`referral_histories`) and, given `burst_size`, whether at least that many
-    referrals wait for a match (as referral_status_and_burst asks); None when it is gone or
-    another transaction holds it. On PostgreSQL one statement: the history and the burst are
-    columns of the referral's read, where they cost a match task two statements more."""
+    referrals wait for a match (as referral_status_and_burst asks); None when it is gone, not
+    NEW or UNMATCHED, or another transaction holds it (`referral_status` tells which). On
+    PostgreSQL one statement: the history and the burst are columns of the referral's read,
+    where they cost a match task two statements more. A referral that cannot be matched is
+    not locked: after a burst's batches most match tasks find theirs proposed, and a lock
+    would have made each of them a transaction to commit to disk."""
     if connection.vendor != "postgresql":
         found = _referral_locked(referral_id, extra=())
         if not found:
@@ -264,12 +267,22 @@ def _referral_locked(referral_id: int, *, extra: tuple) -> list:
         Referral,
         related=("program", "episode"),
         only=REFERRAL_MATCH_FIELDS,
-        where="t0.id = %s",
-        params=[referral_id],
+        where="t0.id = %s AND t0.status IN (%s, %s)",
+        params=[referral_id, *MATCHABLE],
         lock=True,
         skip_locked=True,
         extra=extra,
     )
+
+
+def referral_status(referral_id: int) -> str | None:
+    """The referral's status, None when it is gone: one statement, unlocked."""
+    rows = _rows(
+        f"SELECT r.{Referral._meta.get_field('status').column} FROM {Referral._meta.db_table}"
+        " AS r WHERE r.id = %s",
+        [referral_id],
+    )
+    return rows[0][0] if rows else None
 
 
 def _history_rows_sql() -> str:

@@ -58,6 +58,7 @@ from ..selectors import (
     profile_span,
     referral_histories,
     referral_locked_for_matching,
+    referral_status,
     referrals_for_matching,
     referrals_locked_for_batch,
     slot_locked,
@@ -478,12 +479,13 @@ def referral_match(
     now = now or timezone.now()
     read = referral_locked_for_matching(referral_id, burst_size=burst_size)
     if read is None:
-        if Referral.objects.filter(pk=referral_id).exists():
+        status = referral_status(referral_id)
+        if status is None:
+            return MatchOutcome(referral_id, detail="gone")
+        if status in MATCHABLE:
             return MatchOutcome(referral_id, detail="locked elsewhere", is_locked_elsewhere=True)
-        return MatchOutcome(referral_id, detail="gone")
+        return MatchOutcome(referral_id, detail=f"referral is {status}")
     referral, history = read.referral, read.history
-    if referral.status not in MATCHABLE:
-        return MatchOutcome(referral_id, detail=f"referral is {referral.status}")
     if read.is_burst:
         return MatchOutcome(referral_id, detail="left to the batches", is_burst=True)
     if history.has_live_proposal:

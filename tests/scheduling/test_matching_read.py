@@ -1,5 +1,5 @@
-"""A match's first read: the referral locked, with the history and burst flag a match needs,
-equal to what the separate reads (referral_histories, referral_status_and_burst) say."""
+"""A match's first read: a matchable referral locked, with the history and burst flag a match
+needs, equal to what the separate reads (referral_histories, referral_status_and_burst) say."""
 
 import pytest
 from django.db import transaction
@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 from referrals.models import Referral
 from referrals.selectors import referral_status_and_burst
 from scheduling.models import Appointment
-from scheduling.selectors import referral_histories, referral_locked_for_matching
+from scheduling.selectors import (
+    referral_histories,
+    referral_locked_for_matching,
+    referral_status,
+)
 from tests.referrals.factories import ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, ClinicianFactory
 from tests.scheduling.test_candidate_times import slot_at
@@ -81,6 +85,10 @@ def test_the_locked_read_says_what_the_separate_reads_say(
 
             read = referral_locked_for_matching(referral.pk, burst_size=burst_size)
 
+            if referral.status == Referral.Status.CLOSED:  # cannot be matched: not even locked
+                assert read is None
+                assert referral_status(referral.pk) == Referral.Status.CLOSED
+                raise _RolledBack
             assert read.referral.pk == referral.pk
             assert read.history == referral_histories([referral])[referral.pk]
             assert (
