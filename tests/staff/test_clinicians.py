@@ -10,7 +10,11 @@ from django.test import Client
 from django.urls import reverse
 
 from scheduling.models import Appointment, Clinician, Slot
-from scheduling.selectors import clinicians_version_publish, offered_times_version_publish
+from scheduling.selectors import (
+    clinicians_version_publish,
+    full_weeks_version_publish,
+    offered_times_version_publish,
+)
 from tests.referrals.factories import DistrictFactory, ProgramFactory, ReferralFactory
 from tests.scheduling.factories import AppointmentFactory, SlotFactory
 from tests.staff.factories import PASSWORD, clinician_user, sign_in_verified
@@ -170,8 +174,12 @@ def test_leave_preview_lists_the_slots_it_withdraws_and_the_sessions_to_move(
 
 def work_queued(callbacks):
     """The on-commit callbacks that queue work (not those telling workers to read the
-    clinicians or the offered times afresh)."""
-    versions = (clinicians_version_publish, offered_times_version_publish)
+    clinicians, the offered times or the full weeks afresh)."""
+    versions = (
+        clinicians_version_publish,
+        offered_times_version_publish,
+        full_weeks_version_publish,
+    )
     return [c for c in callbacks if c not in versions]
 
 
