@@ -640,10 +640,9 @@ def _full_weeks(earliest: dt.datetime) -> _FullWeeksCopy:
     """This process's copy, holding every full week ending after `earliest`; read again (one
     query, by the partial index of full weeks) when it is old, out of date or starts later."""
     global _full
-    version, clock, current = _version(FULL_WEEKS_VERSION_KEY), time.monotonic(), _full
-    is_old = clock - current.read_at >= settings.MATCH_FULL_WEEKS_CACHE_SECONDS
-    if version == current.version and not is_old and current.from_s <= epoch(earliest):
-        return current
+    version, clock = _version(FULL_WEEKS_VERSION_KEY), time.monotonic()
+    if _is_current(_full, version, clock, settings.MATCH_FULL_WEEKS_CACHE_SECONDS, earliest):
+        return _full
     start = min(earliest, timezone.now())
     rows = _rows(
         f"SELECT w.clinician_id, {_epoch_seconds_sql('w.starts_at')},"
@@ -751,14 +750,26 @@ def offered_times_forget() -> None:
     _offered = _EMPTY_OFFERED
 
 
+def _is_current(
+    copy, version: str | None, clock: float, max_age: float, earliest: dt.datetime
+) -> bool:
+    """Whether a per-process copy (the offered times, the full weeks) may serve a match from
+    `earliest` on: of the version published, younger than `max_age` seconds, and starting no
+    later than `earliest`."""
+    return (
+        version == copy.version
+        and clock - copy.read_at < max_age
+        and copy.from_s <= epoch(earliest)
+    )
+
+
 def _offered_times(earliest: dt.datetime) -> _OfferedCopy:
     """This process's copy, holding every time offered from `earliest` on; read again (one
     query) when it is old, out of date or starts later."""
     global _offered
-    version, clock, current = _version(OFFERED_TIMES_VERSION_KEY), time.monotonic(), _offered
-    is_old = clock - current.read_at >= settings.MATCH_OFFERED_TIMES_CACHE_SECONDS
-    if version == current.version and not is_old and current.from_s <= epoch(earliest):
-        return current
+    version, clock = _version(OFFERED_TIMES_VERSION_KEY), time.monotonic()
+    if _is_current(_offered, version, clock, settings.MATCH_OFFERED_TIMES_CACHE_SECONDS, earliest):
+        return _offered
     start = min(earliest, timezone.now())
     times = slot_table(
         Slot.objects.filter(is_offered=True, starts_at__gte=start).order_by("starts_at", "pk")
