@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import email.policy
+import email.message
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +21,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import icalendar
+
+from . import mime
 
 PRODID = "-//Sounding Board//Calendar 1.0//EN"
 CALENDAR_CONTENT_TYPES = frozenset({"text/calendar", "application/ics", "text/x-vcalendar"})
@@ -222,11 +224,11 @@ def normalise_address(value: str) -> str:
 def message_parse(raw: bytes) -> ParsedMessage:
     """Every calendar reply in a raw MIME message, inline or attached; never raises."""
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        message, leaves = mime.message_leaves(raw)
         message_id = str(message.get("Message-ID", "") or "").strip()[:300]
         replies: list[ParsedReply] = []
         parts = 0
-        for part in _calendar_parts(message):
+        for part in _calendar_parts(leaves):
             parts += 1
             replies.extend(calendar_parse(_part_text(part), part.get_param("method") or ""))
     except Exception as error:  # a broken message must not stop the door it came through
@@ -237,10 +239,10 @@ def message_parse(raw: bytes) -> ParsedMessage:
     return ParsedMessage(message_id=message_id, replies=unique, calendar_parts=parts)
 
 
-def _calendar_parts(message: email.message.Message) -> Iterator[email.message.Message]:
-    for part in message.walk():
-        if part.is_multipart():
-            continue
+def _calendar_parts(
+    leaves: Iterable[email.message.Message],
+) -> Iterator[email.message.Message]:
+    for part in leaves:
         filename = (part.get_filename() or "").lower()
         if part.get_content_type() in CALENDAR_CONTENT_TYPES or filename.endswith(".ics"):
             yield part
