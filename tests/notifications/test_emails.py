@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications import services
+from notifications import emails, services
 from notifications.emails import PLAIN_HEADER_POLICY, build_mime
+from referrals.context_processors import CRISIS_LINES
 from tests.notifications.factories import proposed_appointment
 
 HEADER_NAMES = st.sampled_from(["Subject", "To", "From", "Content-Type", "Message-ID", "X-A"])
@@ -48,3 +49,37 @@ def test_an_invitation_is_the_same_bytes_as_compat32_would_write(with_calendar):
     mime.policy = compat32
     assert written == mime.as_bytes(linesep="\r\n")
     assert b"\r\n =?utf-8?q?" in written  # the subject needed encoding and folding
+
+
+def _ends_with_the_crisis_lines(rendered) -> bool:
+    text_lines = [f"- {name}: {number}" for name, number in CRISIS_LINES]
+    html_links = [
+        f'<a href="tel:{number.replace(" ", "")}">{number}</a>' for _, number in CRISIS_LINES
+    ]
+    footer_text = rendered.text[rendered.text.index("not a crisis service") :]
+    footer_html = rendered.html[rendered.html.index("not a crisis service") :]
+    return all(line in footer_text for line in text_lines) and all(
+        link in footer_html for link in html_links
+    )
+
+
+@pytest.mark.django_db
+def test_every_message_to_a_referrer_ends_with_the_crisis_lines_and_a_clinicians_never_does():
+    appointment = proposed_appointment()
+    referral = appointment.referral
+    to_referrer = [
+        emails.confirmation(appointment, kind=kind) for kind in ("new", "update", "cancel")
+    ]
+    to_referrer.append(emails.reminder(appointment, is_clinician=False))
+    to_referrer += [
+        emails.referral_message(referral, name=name, follow_up_days=3, urgent_queue_url="/q/")
+        for name in ("submitted", "unmatched", "over_limit", "withdrawn", "closed")
+    ]
+    for rendered in to_referrer:
+        assert _ends_with_the_crisis_lines(rendered), rendered.subject
+    to_clinician = [
+        emails.reminder(appointment, is_clinician=True),
+        emails.invitation(appointment, kind="new", links={"accept": "/a", "decline": "/d"}),
+    ]
+    for rendered in to_clinician:
+        assert "not a crisis service" not in rendered.text + rendered.html
