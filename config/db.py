@@ -5,7 +5,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, models
-from django.db.models.sql import InsertQuery
 
 
 def among_sql(column: str, values: Iterable) -> tuple[str, list]:
@@ -48,31 +47,27 @@ def insert_unless_taken(
     (needed for more than one row: RETURNING comes back in no set order).
 
     One statement, and no SAVEPOINT: catching an IntegrityError from a plain INSERT needs
-    both, and a SELECT beforehand besides to spare the common case an error. Model.save()'s
-    signals are not sent.
+    both, and a SELECT beforehand besides to spare the common case an error. The statement is
+    built once per model, row count and target (`_insert_sql`). Model.save()'s signals are
+    not sent.
     """
     if not rows:
         return []
     if key is None and len(rows) > 1:
         raise ValueError("more than one row needs a key to tell the returned rows apart")
     model = type(rows[0])
-    meta = model._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
-    returning = connection.ops.quote_name(meta.pk.column)
-    if key is not None:
-        returning += ", " + connection.ops.quote_name(meta.get_field(key).column)
+    fields = _insert_fields(model)
     by_key = {getattr(row, key): row for row in rows} if key is not None else {}
     batch = max(1, connection.ops.bulk_batch_size(fields, rows) or len(rows))
     inserted = []
     for start in range(0, len(rows), batch):
-        query = InsertQuery(model)
-        query.insert_values(fields, rows[start : start + batch])
-        [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+        part = rows[start : start + batch]
+        sql = _insert_sql(model, len(part), conflict=conflict, key=key)
         with connection.cursor() as cursor:
-            cursor.execute(f"{sql} ON CONFLICT {conflict} DO NOTHING RETURNING {returning}", params)
+            cursor.execute(sql, _insert_params(part, fields))
             returned = cursor.fetchall()
         for pk, *rest in returned:
-            row = by_key[rest[0]] if key is not None else rows[start]
+            row = by_key[rest[0]] if key is not None else part[0]
             row.pk = pk
             row._state.adding = False
             row._state.db = connection.alias
@@ -91,16 +86,11 @@ def instances_insert(rows: Sequence[models.Model]) -> list[models.Model]:
     model = type(rows[0])
     if connection.vendor != "postgresql":
         return model.objects.bulk_create(rows)
+    fields = _insert_fields(model)
     for start in range(0, len(rows), INSTANCES_INSERT_BATCH):
         part = rows[start : start + INSTANCES_INSERT_BATCH]
-        sql, fields = _insert_sql(model, len(part))
-        params = [
-            field.get_db_prep_save(field.pre_save(row, True), connection)
-            for row in part
-            for field in fields
-        ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_insert_sql(model, len(part)), _insert_params(part, fields))
             returned = cursor.fetchall()
         # In the order of VALUES, as bulk_create relies on too.
         for row, (pk,) in zip(part, returned, strict=True):
@@ -113,17 +103,39 @@ def instances_insert(rows: Sequence[models.Model]) -> list[models.Model]:
 INSTANCES_INSERT_BATCH = 500  # rows a statement: well under 65,535 parameters
 
 
-@functools.lru_cache(maxsize=32)
-def _insert_sql(model: type[models.Model], count: int) -> tuple[str, tuple]:
+def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     meta = model._meta
-    fields = tuple(f for f in meta.local_concrete_fields if f is not meta.pk)
+    return tuple(f for f in meta.local_concrete_fields if f is not meta.pk)
+
+
+def _insert_params(rows: Sequence[models.Model], fields: tuple[models.Field, ...]) -> list:
+    """The VALUES' parameters, as an INSERT of the ORM's prepares them (auto_now filled)."""
+    return [
+        field.get_db_prep_save(field.pre_save(row, True), connection)
+        for row in rows
+        for field in fields
+    ]
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_sql(
+    model: type[models.Model], count: int, *, conflict: str | None = None, key: str | None = None
+) -> str:
+    """INSERT of `count` rows of `model` returning their primary keys (and `key`), leaving out
+    the rows whose `conflict` target is taken when one is given; built once, not compiled by
+    the ORM at every insert."""
+    meta = model._meta
     quote = connection.ops.quote_name
+    fields = _insert_fields(model)
     one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
+    returning = quote(meta.pk.column)
+    if key is not None:
+        returning += ", " + quote(meta.get_field(key).column)
+    on_conflict = f" ON CONFLICT {conflict} DO NOTHING" if conflict else ""
+    return (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
-        f" VALUES {', '.join([one_row] * count)} RETURNING {quote(meta.pk.column)}"
+        f" VALUES {', '.join([one_row] * count)}{on_conflict} RETURNING {returning}"
     )
-    return sql, fields
 
 
 def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:

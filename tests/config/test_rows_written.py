@@ -101,3 +101,35 @@ def _fields(message: OutboundMessage) -> dict:
 def test_no_instances_is_no_statement(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert instances_insert([]) == []
+
+
+def _unstored(digests: list[str]) -> list[InboundMessage]:
+    return [
+        InboundMessage(source="imap", digest=digest, raw=digest.encode(), message_id=f"<{digest}>")
+        for digest in digests
+    ]
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+def test_an_insert_unless_taken_leaves_out_the_rows_already_stored_and_ids_the_rest(
+    monkeypatch, batch
+):
+    if batch is not None:
+        monkeypatch.setattr(type(db.connection.ops), "bulk_batch_size", lambda *_: batch)
+    [earlier] = db.insert_unless_taken(_unstored(["b" * 64]), conflict="(digest)")
+    rows = _unstored(["a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64])
+
+    inserted = db.insert_unless_taken(rows, conflict="(digest)", key="digest")
+
+    assert [row.digest for row in inserted] == ["a" * 64, "c" * 64, "d" * 64, "e" * 64]
+    assert earlier.pk not in {row.pk for row in inserted}
+    for row in inserted:
+        stored = InboundMessage.objects.get(pk=row.pk)
+        assert (stored.digest, bytes(stored.raw), stored.message_id) == (
+            row.digest,
+            row.digest.encode(),
+            f"<{row.digest}>",
+        )
+        assert not row._state.adding
+    assert InboundMessage.objects.get(digest="b" * 64).pk == earlier.pk
+    assert bytes(InboundMessage.objects.get(digest="b" * 64).raw) == b"b" * 64
