@@ -80,12 +80,16 @@ def instances_insert(rows: Sequence[models.Model]) -> list[models.Model]:
     signals sent), setting their primary keys, with the statement built once per model and
     row count (`_insert_sql`): for the one invitation a match writes, bulk_create spent
     longer compiling its INSERT than PostgreSQL spent running it. Elsewhere than PostgreSQL,
-    bulk_create itself."""
+    bulk_create itself, or a save per row where a bulk insert returns no ids."""
     if not rows:
         return []
     model = type(rows[0])
     if connection.vendor != "postgresql":
-        return model.objects.bulk_create(rows)
+        if connection.features.can_return_rows_from_bulk_insert:
+            return model.objects.bulk_create(rows)
+        for row in rows:  # bulk_create could not give them their ids
+            row.save(force_insert=True)
+        return list(rows)
     fields = _insert_fields(model)
     for start in range(0, len(rows), INSTANCES_INSERT_BATCH):
         part = rows[start : start + INSTANCES_INSERT_BATCH]

@@ -133,3 +133,13 @@ def test_an_insert_unless_taken_leaves_out_the_rows_already_stored_and_ids_the_r
         assert not row._state.adding
     assert InboundMessage.objects.get(digest="b" * 64).pk == earlier.pk
     assert bytes(InboundMessage.objects.get(digest="b" * 64).raw) == b"b" * 64
+
+
+def test_inserted_instances_get_their_ids_where_a_bulk_insert_returns_none(monkeypatch):
+    monkeypatch.setattr(type(db.connection.features), "can_return_rows_from_bulk_insert", False)
+    written = instances_insert(_unsaved(3))
+    assert [OutboundMessage.objects.get(pk=m.pk).key for m in written] == [
+        "test:0",
+        "test:1",
+        "test:2",
+    ]
