@@ -54,6 +54,16 @@ def monday_of(moment: dt.datetime, zone: str = "Australia/Sydney") -> dt.date:
     return local - dt.timedelta(days=local.weekday())
 
 
+def hours_within_one_week(first: int, span: int) -> int:
+    """The first whole hour from `first` hours ahead for which that hour and the one `span`
+    hours later fall in one Sydney week, whenever the test runs (at(40) and at(42) are a week
+    apart when the run begins on a Saturday morning)."""
+    for hours in range(first, first + 7 * 24):
+        if monday_of(at(hours)) == monday_of(at(hours + span)):
+            return hours
+    raise AssertionError("no week holds that span")
+
+
 def test_a_proposal_counts_in_its_week_until_it_is_declined():
     program = ProgramFactory()
     clinician = ClinicianFactory(programs=[program], districts=[DistrictFactory()])
@@ -179,7 +189,8 @@ def test_a_single_match_passes_over_a_week_its_count_says_is_full():
     clinician = ClinicianFactory(
         programs=[program], districts=[DistrictFactory()], weekly_capacity=1
     )
-    this_week, later = slots_for(clinician, 40, 40 + 24 * 8)
+    first = hours_within_one_week(40, 2)
+    this_week, later = slots_for(clinician, first, first + 24 * 8)
     filled = SlotFactory(clinician=clinician, starts_at=this_week.starts_at + dt.timedelta(hours=2))
     AppointmentFactory(slot=filled, status=A.ACCEPTED)
     clinician_weeks_recount()
@@ -230,9 +241,10 @@ def test_one_clinicians_full_week_hides_no_one_elses_times_that_week():
     program = ProgramFactory()
     full = ClinicianFactory(programs=[program], districts=[DistrictFactory()], weekly_capacity=1)
     free = ClinicianFactory(programs=[program], districts=[DistrictFactory()], weekly_capacity=1)
-    slots_for(full, 40, 40 + 24 * 8)
-    AppointmentFactory(slot=slots_for(full, 41)[0], status=A.ACCEPTED)
-    (same_week,) = slots_for(free, 42)
+    first = hours_within_one_week(40, 2)
+    slots_for(full, first, first + 24 * 8)
+    AppointmentFactory(slot=slots_for(full, first + 1)[0], status=A.ACCEPTED)
+    (same_week,) = slots_for(free, first + 2)
     clinician_weeks_recount()
     referral = ReferralFactory(program=program)
     outcome = referral_match(referral_id=referral.pk)
@@ -245,7 +257,8 @@ def _filled_week(capacity: int):
     clinician = ClinicianFactory(
         programs=[program], districts=[DistrictFactory()], weekly_capacity=capacity
     )
-    first, spare = slots_for(clinician, 40, 42)
+    hours = hours_within_one_week(40, 2)
+    first, spare = slots_for(clinician, hours, hours + 2)
     AppointmentFactory(slot=first, clinician=clinician, status=A.ACCEPTED)
     clinician_weeks_recount()
     return program, clinician, spare
