@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pylmcf
 
+from config.collector import collector_paused
 from referrals.windows import WINDOW_KEYS
 
 from .matching import (
@@ -851,6 +852,7 @@ def after_proposals(
     return updated, slots.take(np.nonzero(~np.isin(slots.slot_ids, list(taken)))[0])
 
 
+@collector_paused()
 def assign_batch(
     needs: Sequence[Need],
     clinicians: Sequence[ClinicianProfile],

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from config.collector import collector_paused
 from referrals.models import Referral, ReferralEvent
 from referrals.workflow import REFERRAL_TRANSITIONS, check_transition, referral_transition
 
@@ -641,12 +642,14 @@ def referrals_plan_batch(
     UNMATCHED referrals among `referral_ids`, PRIORITY ones first."""
     now = now or timezone.now()
     weights = matching_weights()
-    referrals = [r for r in referrals_for_matching(referral_ids) if r.status in MATCHABLE]
-    needs, profiles, slots = batch_inputs(referrals, now=now, weights=weights)
-    result = assign_batch(needs, profiles, slots, now=now, weights=weights)
+    with collector_paused():
+        referrals = [r for r in referrals_for_matching(referral_ids) if r.status in MATCHABLE]
+        needs, profiles, slots = batch_inputs(referrals, now=now, weights=weights)
+        result = assign_batch(needs, profiles, slots, now=now, weights=weights)
     return BatchPlan(now, result.proposals, result.unmatched, result.total_cost)
 
 
+@collector_paused()
 @transaction.atomic
 def referrals_propose_batch(*, plan: BatchPlan) -> BatchOutcome:
     """Write a solved batch: one PROPOSED appointment per proposal, referrals to PROPOSED, and

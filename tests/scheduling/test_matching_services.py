@@ -362,6 +362,36 @@ def test_a_backlog_batch_gives_every_referral_its_own_time_or_a_reason():
     assert all(a.match_explanation["mode"] == "batch" for a in proposed)
 
 
+def test_a_batch_is_planned_and_written_with_the_collector_paused_and_restarted_after(
+    monkeypatch,
+):
+    # A batch builds hundreds of thousands of objects; the cyclic collector would walk them
+    # all again and again. It must run again afterwards, or the worker's memory grows.
+    import gc
+
+    import scheduling.services.matching as matching
+
+    seen = []
+    for name in ("batch_inputs", "_write_proposals"):
+        original = getattr(matching, name)
+
+        def recording(*args, _original=original, _name=name, **kwargs):
+            seen.append((_name, gc.isenabled()))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(matching, name, recording)
+    program = ProgramFactory()
+    clinician_with_slots(program, 30, 31)
+    referrals = [ReferralFactory(program=program) for _ in range(2)]
+    assert gc.isenabled()
+    plan = referrals_plan_batch(referral_ids=[r.pk for r in referrals])
+    assert gc.isenabled()
+    outcome = referrals_propose_batch(plan=plan)
+    assert gc.isenabled()
+    assert len(outcome.appointment_ids) == 2
+    assert seen == [("batch_inputs", False), ("_write_proposals", False)]
+
+
 def test_the_sweeper_picks_up_a_referral_whose_match_was_lost():
     program = ProgramFactory()
     clinician_with_slots(program, 30)
