@@ -60,7 +60,11 @@ def booked(*, hours: float = 72, program=None, clinician=None, **referral_fields
 
 
 def next_week_at(weekday: int, hour: int, weeks: int = 1) -> dt.datetime:
+    """That weekday and hour in Sydney, `weeks` weeks on from this one; a week further on when
+    the run begins on a Sunday, so that even the Monday is more than a day away (a session
+    that starts within a day can no longer be moved)."""
     today = timezone.now().astimezone(SYDNEY).date()
+    weeks += today.weekday() == 6
     day = today + dt.timedelta(days=7 * weeks - today.weekday() + weekday)
     return dt.datetime.combine(day, dt.time(hour), SYDNEY)
 
