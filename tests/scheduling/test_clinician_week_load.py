@@ -174,6 +174,24 @@ def test_the_sweeper_heals_a_count_that_drifted():
     assert held(clinician) == {monday_of(booked.starts_at): 1}
 
 
+def test_a_batch_counts_a_proposal_in_its_clinicians_own_week():
+    # Sunday 22:00 in Perth is Monday 01:00 in Sydney: the week is the clinician's.
+    perth = ZoneInfo("Australia/Perth")
+    today = timezone.now().astimezone(perth).date()
+    sunday = today + dt.timedelta(days=13 - today.weekday())
+    starts_at = dt.datetime.combine(sunday, dt.time(22), perth)
+    program = ProgramFactory()
+    clinician = ClinicianFactory(
+        programs=[program], districts=[DistrictFactory()], time_zone="Australia/Perth"
+    )
+    SlotFactory(clinician=clinician, starts_at=starts_at, ends_at=starts_at + dt.timedelta(hours=1))
+    referral = ReferralFactory(program=program, preferred_windows=[])
+    referrals_propose_batch(plan=referrals_plan_batch(referral_ids=[referral.pk]))
+    assert Appointment.objects.filter(referral=referral).exists()
+    assert held(clinician) == {monday_of(starts_at, "Australia/Perth"): 1}
+    assert monday_of(starts_at, "Australia/Perth") != monday_of(starts_at)
+
+
 def test_recounting_twice_changes_nothing():
     clinician = ClinicianFactory()
     (slot,) = slots_for(clinician, 40)
