@@ -1,9 +1,9 @@
 """Python's cyclic garbage collector paused for work that builds many objects at once.
 
-The collector starts a pass every few hundred new container objects, and every tenth pass
+The collector starts a pass every few hundred new container objects, and every hundredth pass
 looks at every object the process holds. A matching batch builds hundreds of thousands (rows
 read, the flow network, proposals) and keeps most of them until it ends, so those passes
-found nothing to free and took a tenth of the batch's time. Objects are still freed as their
+found nothing to free and took about a tenth of the batch's time. Objects are still freed as their
 last reference goes; only reference cycles wait until the collector runs again after the block.
 """
 
